@@ -1,0 +1,3 @@
+//! The backends. Every one has the shape of [`cpu`], the exemplar.
+
+pub mod cpu;

@@ -1,0 +1,3 @@
+//! accel integration tests, one binary (reth style): modules beside this file.
+
+mod conformance;

@@ -1,0 +1,18 @@
+//! SM2 signature verification over the recommended curve (GB/T 32918, GM/T 0003).
+//!
+//! Layers, bottom up: [`field`] (mod p) and [`scalar`] (mod n), [`point`] (the group law,
+//! SEC1), [`table`] (precomputed odd multiples for G and for hot keys), [`verify`] (steps
+//! B1-B7, Z and e).
+
+pub mod curve;
+pub mod field;
+pub mod point;
+pub mod scalar;
+pub mod table;
+pub mod verify;
+
+pub use point::AffinePoint;
+pub use table::{warm_up, PublicKeyTable};
+pub use verify::{
+    message_digest, verify_prehashed_vartime, verify_with_table_vartime, z_value, Rejection, DEFAULT_ID,
+};

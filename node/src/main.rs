@@ -1,0 +1,2 @@
+//! `xinlian`: placeholder until the CLI lands.
+fn main() {}
