@@ -144,7 +144,11 @@ fn check_batch(msgs: &[&[u8]], context: &str) {
             );
         }
     }
-    assert_eq!(digest_batch(msgs), expected, "{context} on the selected path");
+    assert_eq!(
+        digest_batch(msgs),
+        expected,
+        "{context} on the selected path"
+    );
 }
 
 #[test]
@@ -184,9 +188,7 @@ fn batch_with_one_long_message_among_short_ones() {
     // drain hands it to the scalar path.
     let mut rng = StdRng::seed_from_u64(0x5133_0006);
     let long = random_bytes(&mut rng, 50_000);
-    let short: Vec<Vec<u8>> = (0..200)
-        .map(|i| random_bytes(&mut rng, i % 130))
-        .collect();
+    let short: Vec<Vec<u8>> = (0..200).map(|i| random_bytes(&mut rng, i % 130)).collect();
     let mut msgs: Vec<&[u8]> = short.iter().map(Vec::as_slice).collect();
     msgs.insert(77, &long);
     check_batch(&msgs, "one long among short");
@@ -212,19 +214,24 @@ fn path_selection_is_consistent() {
 #[test]
 #[ignore = "run by environment_variable_forces_a_narrower_path in a child process"]
 fn child_reports_selected_path() {
-    let expected = std::env::var("XINLIAN_TEST_EXPECTED_PATH").expect("set by the parent");
+    // Run directly (`-- --ignored`), there is nothing to check: only the parent sets this.
+    let Ok(expected) = std::env::var("XINLIAN_TEST_EXPECTED_PATH") else {
+        return;
+    };
     assert_eq!(selected_path().name(), expected);
     assert_eq!(digest_batch(&[b"abc"])[0], digest(b"abc"));
 }
 
 #[test]
 fn environment_variable_forces_a_narrower_path() {
-    let widest = available_paths().last().copied().expect("scalar is always there");
+    let widest = available_paths()
+        .last()
+        .copied()
+        .expect("scalar is always there");
     let best_up_to = |cap: SimdPath| {
         available_paths()
             .into_iter()
-            .filter(|p| p.lanes() <= cap.lanes())
-            .last()
+            .rfind(|p| p.lanes() <= cap.lanes())
             .expect("scalar is always there")
     };
     let cases = [
@@ -295,7 +302,11 @@ fn best_mb_per_s(bytes: usize, budget: Duration, mut work: impl FnMut()) -> f64 
 fn sm3_throughput() {
     let budget = Duration::from_millis(700);
     let mut rng = StdRng::seed_from_u64(0x5133_0007);
-    println!("selected path: {:?} ({} lanes)", selected_path(), simd_lanes());
+    println!(
+        "selected path: {:?} ({} lanes)",
+        selected_path(),
+        simd_lanes()
+    );
 
     for len in [64, 128, 256, 1024, 16 * 1024] {
         let data = random_bytes(&mut rng, len);
