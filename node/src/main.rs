@@ -1,2 +1,9 @@
-//! `xinlian`: placeholder until the CLI lands.
-fn main() {}
+//! `xinlian`: the one binary. Thin: parse the command line, hand over to `cli`.
+
+use std::process::ExitCode;
+
+mod cli;
+
+fn main() -> ExitCode {
+    cli::main()
+}

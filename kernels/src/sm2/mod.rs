@@ -6,6 +6,8 @@
 
 pub mod curve;
 pub mod field;
+#[cfg(target_arch = "x86_64")]
+mod ifma;
 pub mod point;
 pub mod scalar;
 pub mod table;
@@ -14,5 +16,6 @@ pub mod verify;
 pub use point::AffinePoint;
 pub use table::{warm_up, PublicKeyTable};
 pub use verify::{
-    message_digest, verify_prehashed_vartime, verify_with_table_vartime, z_value, Rejection, DEFAULT_ID,
+    available_verify_paths, message_digest, verify_batch_vartime, verify_path, VerifyPath, IFMA_ENV, verify_prehashed_vartime, verify_with_table_vartime, z_value, KeyRef, Prehashed,
+    Rejection, DEFAULT_ID,
 };

@@ -100,6 +100,10 @@ pub(crate) fn base_table() -> &'static SplitTable {
 /// that want the first request to be as fast as the rest).
 pub fn warm_up() {
     let _ = base_table();
+    #[cfg(target_arch = "x86_64")]
+    if super::verify::verify_path() == super::verify::VerifyPath::Ifma {
+        super::ifma::warm_up();
+    }
 }
 
 /// A public key with its precomputed table: verification against it needs about a third

@@ -10,7 +10,7 @@
 
 use super::curve;
 use super::field::{limbs_lt, Fe, P};
-use super::point::{AffinePoint, JacobianPoint};
+use super::point::{add_affine_lanes, add_lanes, double_lanes, AffinePoint, JacobianPoint, LANES};
 use super::scalar::{add_raw, wnaf_vartime, Scalar, N};
 use super::table::{base_table, PublicKeyTable, SplitTable, G_CHUNKS, KEY_CHUNKS};
 use crate::sm3::{Digest, Sm3};
@@ -81,7 +81,9 @@ pub fn verify_prehashed_vartime(
     r: &[u8; 32],
     s: &[u8; 32],
 ) -> Result<(), Rejection> {
-    verify_inner(KeySide::Cold(key), e, r, s)
+    let mut out = [Ok(())];
+    verify_batch_vartime(&[Prehashed { key: KeyRef::Cold(key), e, r, s }], &mut out);
+    out[0]
 }
 
 /// As [`verify_prehashed_vartime`], with the key's precomputed table (hot signers).
@@ -91,110 +93,274 @@ pub fn verify_with_table_vartime(
     r: &[u8; 32],
     s: &[u8; 32],
 ) -> Result<(), Rejection> {
-    verify_inner(KeySide::Table(&table.table), e, r, s)
+    let mut out = [Ok(())];
+    verify_batch_vartime(&[Prehashed { key: KeyRef::Table(table), e, r, s }], &mut out);
+    out[0]
 }
 
-enum KeySide<'a> {
+/// The public key side of a verification: a bare key, or a key with its table.
+#[derive(Clone, Copy, Debug)]
+pub enum KeyRef<'a> {
+    /// A key seen for the first time (8 odd multiples are built per verification).
     Cold(&'a AffinePoint),
-    Table(&'a SplitTable),
+    /// A hot key with its precomputed table.
+    Table(&'a PublicKeyTable),
 }
 
-fn verify_inner(key: KeySide<'_>, e: &[u8; 32], r: &[u8; 32], s: &[u8; 32]) -> Result<(), Rejection> {
+/// One verification with e already computed.
+#[derive(Clone, Copy, Debug)]
+pub struct Prehashed<'a> {
+    /// The public key.
+    pub key: KeyRef<'a>,
+    /// e = SM3(Z ‖ M), big-endian.
+    pub e: &'a [u8; 32],
+    /// r, big-endian.
+    pub r: &'a [u8; 32],
+    /// s, big-endian.
+    pub s: &'a [u8; 32],
+}
+
+/// Verify many signatures; `out[i]` receives the answer for `items[i]` (`out` must be as long).
+/// Several verifications run side by side (see [`point::LANES`](super::point)): on one core
+/// this is the fast way to verify a batch.
+pub fn verify_batch_vartime(items: &[Prehashed<'_>], out: &mut [Result<(), Rejection>]) {
+    assert_eq!(items.len(), out.len(), "one answer slot per item");
+    let mut cold: Vec<Pending<'_>> = Vec::new();
+    let mut hot: Vec<Pending<'_>> = Vec::new();
+    for (idx, item) in items.iter().enumerate() {
+        match precheck(item) {
+            Err(rejection) => out[idx] = Err(rejection),
+            Ok((s, t, e, r)) => {
+                let p = Pending { idx, s, t, e, r, key: item.key };
+                match item.key {
+                    KeyRef::Cold(_) => cold.push(p),
+                    KeyRef::Table(_) => hot.push(p),
+                }
+            }
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    let cold = if verify_path() == VerifyPath::Ifma {
+        let mut groups = cold.chunks_exact(super::ifma::WIDTH);
+        for group in groups.by_ref() {
+            let s: [Scalar; super::ifma::WIDTH] = core::array::from_fn(|l| group[l].s);
+            let t: [Scalar; super::ifma::WIDTH] = core::array::from_fn(|l| group[l].t);
+            let keys: [AffinePoint; super::ifma::WIDTH] = core::array::from_fn(|l| match group[l].key {
+                KeyRef::Cold(k) => *k,
+                // Only cold keys are collected in `cold`.
+                KeyRef::Table(t) => *t.key(),
+            });
+            // SAFETY: VerifyPath::Ifma is only selected when the CPU has AVX-512F and IFMA.
+            let sums = unsafe { super::ifma::lincomb8_vartime(&s, &t, &keys) };
+            for (p, sum) in group.iter().zip(sums.iter()) {
+                out[p.idx] = check_x_vartime(sum, &p.e, &p.r);
+            }
+        }
+        groups.remainder().to_vec()
+    } else {
+        cold
+    };
+    for group in cold.chunks(LANES).chain(hot.chunks(LANES)) {
+        let sums = lincomb_lanes_vartime(group);
+        for (p, sum) in group.iter().zip(sums.iter()) {
+            // B7: R = (e' + x1') mod n; accept iff R = r'.
+            out[p.idx] = check_x_vartime(sum, &p.e, &p.r);
+        }
+    }
+}
+
+/// How B6 runs for cold keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VerifyPath {
+    /// Portable 64-bit limbs, a few verifications interleaved.
+    Portable,
+    /// AVX-512 IFMA, eight verifications per vector (x86-64 CPUs that have it).
+    Ifma,
+}
+
+/// Environment variable that forces the portable path: `XINLIAN_SM2_IFMA=0`.
+pub const IFMA_ENV: &str = "XINLIAN_SM2_IFMA";
+
+/// The paths this CPU can run, portable first.
+pub fn available_verify_paths() -> Vec<VerifyPath> {
+    let mut paths = vec![VerifyPath::Portable];
+    #[cfg(target_arch = "x86_64")]
+    if super::ifma::available() {
+        paths.push(VerifyPath::Ifma);
+    }
+    paths
+}
+
+/// The path in use: IFMA when the CPU has it, unless `XINLIAN_SM2_IFMA=0` (read once).
+pub fn verify_path() -> VerifyPath {
+    static PATH: std::sync::OnceLock<VerifyPath> = std::sync::OnceLock::new();
+    *PATH.get_or_init(|| {
+        let off = std::env::var(IFMA_ENV).is_ok_and(|v| v == "0");
+        if off {
+            VerifyPath::Portable
+        } else {
+            available_verify_paths().pop().unwrap_or(VerifyPath::Portable)
+        }
+    })
+}
+
+/// A verification that passed B1, B2 and B5, waiting for B6-B7.
+#[derive(Clone)]
+struct Pending<'a> {
+    idx: usize,
+    s: Scalar,
+    t: Scalar,
+    e: Scalar,
+    r: Scalar,
+    key: KeyRef<'a>,
+}
+
+/// Steps B1, B2, B5: (s, t, e mod n, r).
+fn precheck(item: &Prehashed<'_>) -> Result<(Scalar, Scalar, Scalar, Scalar), Rejection> {
     // B1: r' in [1, n-1].
-    let r = Scalar::from_bytes(r)
+    let r = Scalar::from_bytes(item.r)
         .filter(|r| !r.is_zero())
         .ok_or(Rejection::ROutOfRange)?;
     // B2: s' in [1, n-1].
-    let s = Scalar::from_bytes(s)
+    let s = Scalar::from_bytes(item.s)
         .filter(|s| !s.is_zero())
         .ok_or(Rejection::SOutOfRange)?;
-    // B3, B4: e' = SM3(Z_A ‖ M'), done by the caller; reduce it mod n for B7.
-    let e = Scalar::reduce_bytes(e);
+    // B3, B4: e' = SM3(Z_A ‖ M'), done by the caller; reduced mod n for B7.
+    let e = Scalar::reduce_bytes(item.e);
     // B5: t = (r' + s') mod n; t = 0 fails.
     let t = r.add(&s);
     if t.is_zero() {
         return Err(Rejection::TIsZero);
     }
-    // B6: (x1', y1') = [s']G + [t]P_A.
-    let sum = lincomb_vartime(&s, &t, &key);
-    // B7: R = (e' + x1') mod n; accept iff R = r'.
-    check_x_vartime(&sum, &e, &r)
+    Ok((s, t, e, r))
 }
 
-/// s*G + t*P with one shared doubling chain (Straus/Shamir), G from its split table, P
-/// either from its split table or from 8 odd multiples built here.
+const G_LEN: usize = 256 / G_CHUNKS + 1;
+const K_LEN: usize = 256 / KEY_CHUNKS + 1;
+const COLD_ODD: usize = 1 << (COLD_KEY_WIDTH - 2);
+
+/// B6: (x1', y1') = [s']G + [t]P_A for up to LANES verifications side by side, with one
+/// doubling chain per lane (Straus/Shamir): G from its split table, P from its split table
+/// (hot) or from 8 odd multiples built here (cold).
 #[inline(never)]
-fn lincomb_vartime(s: &Scalar, t: &Scalar, key: &KeySide<'_>) -> JacobianPoint {
+fn lincomb_lanes_vartime(group: &[Pending<'_>]) -> [JacobianPoint; LANES] {
+    let n = group.len();
+    debug_assert!(n <= LANES);
     let g = base_table();
-    const G_LEN: usize = 256 / G_CHUNKS + 1;
-    let mut g_digits = [[0i8; G_LEN]; G_CHUNKS];
     let mut top = 0;
-    for (c, digits) in g_digits.iter_mut().enumerate() {
-        top = top.max(wnaf_vartime(&s.0, c * g.chunk_bits(), g.chunk_bits(), g.width, digits));
-    }
 
-    let mut acc = JacobianPoint::IDENTITY;
-    match key {
-        KeySide::Cold(p) => {
-            let mut p_digits = [0i8; 257];
-            top = top.max(wnaf_vartime(&t.0, 0, 256, COLD_KEY_WIDTH, &mut p_digits));
-            // Odd multiples P, 3P, ..., 15P in Jacobian form: converting them to affine would
-            // cost an inversion that the cheaper mixed additions do not win back.
-            let p1 = JacobianPoint::from_affine(p);
-            let p2 = p1.double();
-            let mut odd = [p1; 1 << (COLD_KEY_WIDTH - 2)];
-            for i in 1..odd.len() {
-                odd[i] = odd[i - 1].add(&p2);
-            }
-            for i in (0..top).rev() {
-                if !acc.is_identity() {
-                    acc = acc.double();
-                }
-                let d = p_digits[i];
-                if d > 0 {
-                    acc = acc.add(&odd[usize::from(d.unsigned_abs()) >> 1]);
-                } else if d < 0 {
-                    acc = acc.add(&odd[usize::from(d.unsigned_abs()) >> 1].neg());
-                }
-                if i < G_LEN {
-                    acc = add_split_digits(acc, g, &g_digits, i);
-                }
-            }
+    let mut g_digits = [[[0i8; G_LEN]; G_CHUNKS]; LANES];
+    let mut cold_digits = [[0i8; 257]; LANES];
+    let mut hot_digits = [[[0i8; K_LEN]; KEY_CHUNKS]; LANES];
+    let mut odd = [[JacobianPoint::IDENTITY; COLD_ODD]; LANES];
+    let mut tables: [Option<&SplitTable>; LANES] = [None; LANES];
+    let mut any_cold = false;
+
+    for (l, p) in group.iter().enumerate() {
+        for (c, digits) in g_digits[l].iter_mut().enumerate() {
+            top = top.max(wnaf_vartime(&p.s.0, c * g.chunk_bits(), g.chunk_bits(), g.width, digits));
         }
-        KeySide::Table(pt) => {
-            debug_assert_eq!(pt.chunks, KEY_CHUNKS);
-            const K_LEN: usize = 256 / KEY_CHUNKS + 1;
-            let mut k_digits = [[0i8; K_LEN]; KEY_CHUNKS];
-            for (c, digits) in k_digits.iter_mut().enumerate() {
-                top = top.max(wnaf_vartime(&t.0, c * pt.chunk_bits(), pt.chunk_bits(), pt.width, digits));
+        match p.key {
+            KeyRef::Cold(_) => {
+                any_cold = true;
+                top = top.max(wnaf_vartime(&p.t.0, 0, 256, COLD_KEY_WIDTH, &mut cold_digits[l]));
             }
-            for i in (0..top).rev() {
-                if !acc.is_identity() {
-                    acc = acc.double();
+            KeyRef::Table(t) => {
+                let table = &t.table;
+                debug_assert_eq!(table.chunks, KEY_CHUNKS);
+                for (c, digits) in hot_digits[l].iter_mut().enumerate() {
+                    top = top.max(wnaf_vartime(&p.t.0, c * table.chunk_bits(), table.chunk_bits(), table.width, digits));
                 }
-                if i < K_LEN {
-                    acc = add_split_digits(acc, pt, &k_digits, i);
-                }
-                if i < G_LEN {
-                    acc = add_split_digits(acc, g, &g_digits, i);
-                }
+                tables[l] = Some(table);
             }
         }
     }
-    acc
-}
 
-#[inline(always)]
-fn add_split_digits<const LEN: usize>(
-    mut acc: JacobianPoint,
-    table: &SplitTable,
-    digits: &[[i8; LEN]],
-    i: usize,
-) -> JacobianPoint {
-    for (c, chunk) in digits.iter().enumerate() {
-        let d = chunk[i];
-        if d != 0 {
-            acc = acc.add_affine(&table.lookup(c, d));
+    if any_cold {
+        // Odd multiples P, 3P, ..., 15P in Jacobian form, all cold lanes at once: converting
+        // them to affine would cost an inversion that cheaper mixed additions do not win back.
+        let mut twice = [JacobianPoint::IDENTITY; LANES];
+        let mut cur = [JacobianPoint::IDENTITY; LANES];
+        let mut lanes = [0usize; LANES];
+        let mut m = 0;
+        for (l, p) in group.iter().enumerate() {
+            if let KeyRef::Cold(key) = p.key {
+                cur[l] = JacobianPoint::from_affine(key);
+                twice[l] = cur[l];
+                odd[l][0] = cur[l];
+                lanes[m] = l;
+                m += 1;
+            }
+        }
+        double_lanes(&mut twice[..n]);
+        let mut addends = [JacobianPoint::IDENTITY; LANES];
+        for k in 1..COLD_ODD {
+            for j in 0..m {
+                addends[j] = twice[lanes[j]];
+            }
+            add_lanes(&mut cur[..n], &lanes[..m], &addends[..m]);
+            for &l in &lanes[..m] {
+                odd[l][k] = cur[l];
+            }
+        }
+    }
+
+    let mut acc = [JacobianPoint::IDENTITY; LANES];
+    let mut lanes = [0usize; LANES];
+    let mut jac = [JacobianPoint::IDENTITY; LANES];
+    let mut aff = [AffinePoint::generator(); LANES];
+    for i in (0..top).rev() {
+        double_lanes(&mut acc[..n]);
+
+        // The key side: cold lanes add a Jacobian odd multiple.
+        let mut m = 0;
+        for l in 0..n {
+            let d = cold_digits[l][i];
+            if d != 0 {
+                let q = odd[l][usize::from(d.unsigned_abs()) >> 1];
+                jac[m] = if d < 0 { q.neg() } else { q };
+                lanes[m] = l;
+                m += 1;
+            }
+        }
+        if m > 0 {
+            add_lanes(&mut acc[..n], &lanes[..m], &jac[..m]);
+        }
+
+        // Hot lanes add from their split tables, and every lane from G's.
+        if i < K_LEN {
+            for c in 0..KEY_CHUNKS {
+                let mut m = 0;
+                for l in 0..n {
+                    if let Some(table) = tables[l] {
+                        let d = hot_digits[l][c][i];
+                        if d != 0 {
+                            aff[m] = table.lookup(c, d);
+                            lanes[m] = l;
+                            m += 1;
+                        }
+                    }
+                }
+                if m > 0 {
+                    add_affine_lanes(&mut acc[..n], &lanes[..m], &aff[..m]);
+                }
+            }
+        }
+        if i < G_LEN {
+            for c in 0..G_CHUNKS {
+                let mut m = 0;
+                for l in 0..n {
+                    let d = g_digits[l][c][i];
+                    if d != 0 {
+                        aff[m] = g.lookup(c, d);
+                        lanes[m] = l;
+                        m += 1;
+                    }
+                }
+                if m > 0 {
+                    add_affine_lanes(&mut acc[..n], &lanes[..m], &aff[..m]);
+                }
+            }
         }
     }
     acc
@@ -235,8 +401,13 @@ mod tests {
         let table = PublicKeyTable::new(&p);
         let s = Scalar([0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210, 0x1111_2222_3333_4444, 0x0fff_ffff_ffff_ffff]);
         let t = Scalar([0xdead_beef, 0x1, 0x8000_0000_0000_0000, 0x7fff_0000_ffff_0000]);
-        let cold = lincomb_vartime(&s, &t, &KeySide::Cold(&p)).to_affine();
-        let hot = lincomb_vartime(&s, &t, &KeySide::Table(&table.table)).to_affine();
+        let pending = |key| Pending { idx: 0, s, t, e: Scalar::ZERO, r: Scalar::ONE, key };
+        let cold = lincomb_lanes_vartime(&[pending(KeyRef::Cold(&p))])[0].to_affine();
+        let hot = lincomb_lanes_vartime(&[pending(KeyRef::Table(&table))])[0].to_affine();
+        // Mixed lanes in one group give the same answers.
+        let mixed = lincomb_lanes_vartime(&[pending(KeyRef::Table(&table)), pending(KeyRef::Cold(&p)), pending(KeyRef::Cold(&g))]);
+        assert_eq!(mixed[0].to_affine(), hot);
+        assert_eq!(mixed[1].to_affine(), cold);
         // Reference: double-and-add over s*G and t*P separately.
         let mul = |k: &Scalar, base: &AffinePoint| {
             let mut acc = JacobianPoint::IDENTITY;

@@ -1,0 +1,131 @@
+//! The command line: `xinlian verify`, `xinlian hash`, and (for now a placeholder) `xinlian run`.
+//!
+//! Owns: argument parsing, choosing a backend from `--backend`, reading and writing files.
+//! Never: crypto (that is `xinlian-accel` and `xinlian-kernels`).
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use xinlian_accel::{Backend, CpuBackend};
+
+mod hash;
+mod verify;
+
+/// xinlian (芯链): a consortium-chain node with accelerated SM2 verification and SM3 hashing.
+#[derive(Debug, Parser)]
+#[command(name = "xinlian", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a node (not built yet: the chain node arrives with its own issue).
+    Run,
+    /// Verify SM2 signatures: JSON lines in, one JSON verdict line out per input line.
+    ///
+    /// Input lines: {"pubkey": HEX, "msg": HEX, "sig": HEX, "id": "optional ID"}. pubkey is
+    /// SEC1 (65-byte uncompressed or 33-byte compressed), sig is DER or raw 64-byte r‖s, id
+    /// defaults to 1234567812345678. Output lines: {"line": N, "verdict":
+    /// "valid"|"invalid"|"malformed", "reason": "..."}. A summary goes to stderr.
+    Verify(verify::Args),
+    /// SM3-hash hex lines: one hex digest line out per hex line in.
+    Hash(hash::Args),
+}
+
+/// Which device does the work. More arrive with later issues (opencl, card, auto).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BackendChoice {
+    /// The host CPU, all cores unless --threads says otherwise.
+    Cpu,
+}
+
+pub(crate) fn make_backend(choice: BackendChoice, threads: usize) -> Box<dyn Backend> {
+    match choice {
+        BackendChoice::Cpu => Box::new(CpuBackend::new(threads)),
+    }
+}
+
+/// `-` or a path.
+pub(crate) fn open_input(path: &PathBuf) -> anyhow::Result<Box<dyn BufRead>> {
+    if path.as_os_str() == "-" {
+        Ok(Box::new(BufReader::with_capacity(1 << 20, io::stdin())))
+    } else {
+        let f = File::open(path).with_context(|| format!("cannot open input {}", path.display()))?;
+        Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
+    }
+}
+
+/// `-` or a path (created or truncated).
+pub(crate) fn open_output(path: &PathBuf) -> anyhow::Result<Box<dyn Write>> {
+    if path.as_os_str() == "-" {
+        Ok(Box::new(BufWriter::with_capacity(1 << 20, io::stdout())))
+    } else {
+        let f = File::create(path).with_context(|| format!("cannot create output {}", path.display()))?;
+        Ok(Box::new(BufWriter::with_capacity(1 << 20, f)))
+    }
+}
+
+/// Progress on stderr, only when a person is watching it.
+pub(crate) struct Progress {
+    enabled: bool,
+    last: std::time::Instant,
+}
+
+impl Progress {
+    pub(crate) fn new() -> Progress {
+        Progress {
+            enabled: io::stderr().is_terminal(),
+            last: std::time::Instant::now(),
+        }
+    }
+
+    pub(crate) fn tick(&mut self, what: &str, done: u64, started: std::time::Instant) {
+        if !self.enabled || self.last.elapsed().as_millis() < 500 {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        eprint!("\r{what}: {done} lines, {rate:.0}/s   ");
+    }
+
+    pub(crate) fn finish(&self) {
+        if self.enabled {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+/// Parse, run, and map errors to an exit code with a one-line message.
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run => {
+            eprintln!(
+                "xinlian run: the chain node is not built yet. What works today:\n  \
+                 xinlian verify --input FILE   verify SM2 signatures (JSON lines)\n  \
+                 xinlian hash --input FILE     SM3 of hex lines\n\
+                 See README.md for the road map."
+            );
+            return ExitCode::from(2);
+        }
+        Command::Verify(args) => verify::run(&args),
+        Command::Hash(args) => hash::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Broken pipe (e.g. `| head`) is how a reader says "enough": not an error.
+            if e.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

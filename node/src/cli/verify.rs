@@ -1,0 +1,201 @@
+//! `xinlian verify`: JSON lines of (pubkey, msg, sig, id) in, one verdict line out per line.
+//!
+//! Lines are read in chunks; each chunk is decoded and hashed (in parallel when --threads
+//! allows), verified by the backend in one batch, and written in input order. A line that is
+//! not the expected JSON is a `malformed` verdict for that line, never a stop.
+
+use std::borrow::Cow;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::Deserialize;
+use xinlian_accel::{prepare, KeyCache, KeyCacheConfig, PreparedVerify, Verdict, VerifyRequest};
+use xinlian_kernels::sm2::DEFAULT_ID;
+
+use super::{make_backend, open_input, open_output, BackendChoice, Progress};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Which backend verifies.
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendChoice,
+    /// Worker threads for the cpu backend (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// JSON-lines file to read, or - for stdin.
+    #[arg(long, default_value = "-")]
+    input: PathBuf,
+    /// Where to write verdict lines, or - for stdout.
+    #[arg(long, default_value = "-")]
+    output: PathBuf,
+    /// Lines per backend batch.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    batch: u32,
+}
+
+/// One input line. Unknown fields are refused so that a typo (`"pubky"`) is reported rather
+/// than silently verified against a missing key.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line<'a> {
+    #[serde(borrow)]
+    pubkey: Cow<'a, str>,
+    #[serde(borrow)]
+    msg: Cow<'a, str>,
+    #[serde(borrow)]
+    sig: Cow<'a, str>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+}
+
+/// What a line turned into before the backend runs.
+type Prepared = Result<PreparedVerify, Verdict>;
+
+fn prepare_line(raw: &[u8], cache: &KeyCache) -> Prepared {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(Verdict::Malformed("empty line".to_string()));
+    }
+    let line: Line<'_> = serde_json::from_slice(raw)
+        .map_err(|e| Verdict::Malformed(format!("not a JSON object {{pubkey, msg, sig, id?}}: {e}")))?;
+    let unhex = |field: &str, value: &str| {
+        hex::decode(value).map_err(|e| Verdict::Malformed(format!("{field}: not hex: {e}")))
+    };
+    let pubkey = unhex("pubkey", &line.pubkey)?;
+    let msg = unhex("msg", &line.msg)?;
+    let sig = unhex("sig", &line.sig)?;
+    let id = line.id.as_deref().map_or(DEFAULT_ID, str::as_bytes);
+    prepare(
+        &VerifyRequest {
+            pubkey: &pubkey,
+            id,
+            msg: &msg,
+            sig: &sig,
+        },
+        Some(cache),
+    )
+}
+
+/// Lines of one chunk, packed in one buffer.
+#[derive(Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Chunk {
+    fn lines(&self) -> Vec<&[u8]> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let line = &self.bytes[start..end];
+                start = end;
+                line
+            })
+            .collect()
+    }
+}
+
+/// Read up to `max` lines; false at end of input.
+fn read_chunk(input: &mut dyn BufRead, chunk: &mut Chunk, max: usize) -> anyhow::Result<bool> {
+    chunk.bytes.clear();
+    chunk.ends.clear();
+    while chunk.ends.len() < max {
+        let before = chunk.bytes.len();
+        let n = input.read_until(b'\n', &mut chunk.bytes).context("reading input")?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if chunk.bytes.last() == Some(&b'\n') {
+            chunk.bytes.pop();
+        }
+        debug_assert!(chunk.bytes.len() >= before);
+        chunk.ends.push(chunk.bytes.len());
+    }
+    Ok(true)
+}
+
+fn prepare_all(lines: &[&[u8]], cache: &KeyCache, threads: usize) -> Vec<Prepared> {
+    // Decoding and hashing cost a few microseconds a line against tens for a verification:
+    // parallel only when the backend is, and only for chunks worth a thread.
+    let threads = threads.min(lines.len() / 64).max(1);
+    if threads == 1 {
+        return lines.iter().map(|l| prepare_line(l, cache)).collect();
+    }
+    let per = lines.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = lines
+            .chunks(per)
+            .map(|part| s.spawn(move || part.iter().map(|l| prepare_line(l, cache)).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+fn write_verdict(out: &mut dyn Write, line: u64, v: &Verdict) -> std::io::Result<()> {
+    match v.reason() {
+        None => writeln!(out, r#"{{"line":{line},"verdict":"{}"}}"#, v.kind()),
+        Some(reason) => {
+            // Reasons can quote input (serde's errors do): JSON-escape them.
+            let reason = serde_json::to_string(&reason).unwrap_or_else(|_| "\"?\"".to_string());
+            writeln!(out, r#"{{"line":{line},"verdict":"{}","reason":{reason}}}"#, v.kind())
+        }
+    }
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    let backend = make_backend(args.backend, args.threads);
+    let threads = backend.info().parallelism;
+    let cache = KeyCache::new(KeyCacheConfig::default());
+    let mut input = open_input(&args.input)?;
+    let mut out = open_output(&args.output)?;
+    let started = Instant::now();
+    let mut progress = Progress::new();
+    let (mut line_no, mut valid, mut invalid, mut malformed) = (0u64, 0u64, 0u64, 0u64);
+    let mut chunk = Chunk::default();
+    loop {
+        let more = read_chunk(&mut *input, &mut chunk, args.batch as usize)?;
+        let lines = chunk.lines();
+        let prepared = prepare_all(&lines, &cache, threads);
+        let items: Vec<PreparedVerify> = prepared.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
+        let verdicts = backend
+            .verify_batch(&items)
+            .with_context(|| format!("backend {} failed", backend.info().name))?;
+        let mut from_backend = verdicts.into_iter();
+        for p in prepared {
+            line_no += 1;
+            let verdict = match p {
+                Ok(_) => from_backend
+                    .next()
+                    .context("backend returned fewer verdicts than items")?,
+                Err(v) => v,
+            };
+            match verdict {
+                Verdict::Valid => valid += 1,
+                Verdict::Invalid(_) => invalid += 1,
+                Verdict::Malformed(_) => malformed += 1,
+            }
+            write_verdict(&mut *out, line_no, &verdict)?;
+        }
+        progress.tick("verify", line_no, started);
+        if !more {
+            break;
+        }
+    }
+    out.flush()?;
+    progress.finish();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "verified {line_no} lines in {secs:.3} s ({:.0}/s): {valid} valid, {invalid} invalid, {malformed} malformed; backend {} ({})",
+        line_no as f64 / secs.max(1e-9),
+        backend.info().name,
+        backend.info().device,
+    );
+    Ok(())
+}
