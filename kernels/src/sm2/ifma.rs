@@ -391,6 +391,55 @@ unsafe fn gather5(offsets: __m512i, first: i64, stride: i64, base: *const i64) -
     V(limbs)
 }
 
+/// At one offset of a split table (8 chunks of 32 bits, `per_chunk` windows each), add for
+/// every chunk the lanes' digit multiples: window `o` of each chunk, or for `o == per_chunk`
+/// (offset 32) the carry out of bit 255, which is chunk 7's first entry doubled 32 more times.
+/// `tables[l]` is lane l's table: chunk c, multiple m at point `c * entries + m - 1`, ten
+/// 52-bit limbs per point (x then y).
+#[inline]
+#[target_feature(enable = "avx512f,avx512ifma")]
+unsafe fn add_split_digits(
+    acc: &mut PointV,
+    o: usize,
+    digits: &[[i16; 64]; WIDTH],
+    carry: &[u8; WIDTH],
+    per_chunk: usize,
+    entries: usize,
+    tables: &[*const u64; WIDTH],
+) {
+    let base = tables[0];
+    for c in 0..8 {
+        let mut active: __mmask8 = 0;
+        let mut neg: __mmask8 = 0;
+        let mut offsets = [0i64; WIDTH];
+        for l in 0..WIDTH {
+            let d = if o == per_chunk {
+                if c == 7 { i16::from(carry[l]) } else { 0 }
+            } else {
+                digits[l][c * per_chunk + o]
+            };
+            if d != 0 {
+                active |= 1 << l;
+                if d < 0 {
+                    neg |= 1 << l;
+                }
+                let point = (c * entries) as i64 + i64::from(d.unsigned_abs()) - 1;
+                // u64 units from `base`; tables of other lanes are elsewhere in memory.
+                let lane_base = (tables[l] as i64 - base as i64) / 8;
+                offsets[l] = lane_base + point * 10;
+            }
+        }
+        if active == 0 {
+            continue;
+        }
+        let off = _mm512_loadu_si512(offsets.as_ptr().cast());
+        let qx = gather5(off, 0, 1, base.cast());
+        let qy = gather5(off, 5, 1, base.cast());
+        let qy = V::blend(neg, &qy, &qy.neg());
+        acc.add_affine_masked(&qx, &qy, active);
+    }
+}
+
 /// Signed fixed-window digits of a 256-bit k, window w: digit i stands for bits [w*i, w*i+w);
 /// every digit but the top one is in (-2^(w-1), 2^(w-1)]; the top one takes what is left
 /// (with the carry). Returns the carry out of bit 255 as an extra 0/1 (only when the top
@@ -467,7 +516,7 @@ pub(crate) unsafe fn lincomb8_vartime(s: &[Scalar; WIDTH], t: &[Scalar; WIDTH], 
 
     // Recode. Signed digits for P (window 5) and G (window 8, split in 8 chunks of 32 bits).
     let mut pd = [[0i16; P_DIGITS]; WIDTH];
-    let mut gd = [[0i16; 32]; WIDTH];
+    let mut gd = [[0i16; 64]; WIDTH];
     let mut g_carry = [0u8; WIDTH];
     for l in 0..WIDTH {
         fixed_window(&t[l].0, P_W, &mut pd[l]);
@@ -540,38 +589,79 @@ pub(crate) unsafe fn lincomb8_vartime(s: &[Scalar; WIDTH], t: &[Scalar; WIDTH], 
         }
 
         if pos <= 32 && pos % G_W == 0 {
-            let o = pos / G_W; // window within a chunk: 0..3, or 4 for the carry out of bit 255
-            for c in 0..G_CHUNKS {
-                let mut active: __mmask8 = 0;
-                let mut neg: __mmask8 = 0;
-                let mut entry = [0i64; WIDTH];
-                for l in 0..WIDTH {
-                    let d = if o == 4 {
-                        // 2^256 G = 2^32 * (2^224 G): chunk 7's first entry, added at offset 32.
-                        if c == G_CHUNKS - 1 { i16::from(g_carry[l]) } else { 0 }
-                    } else {
-                        gd[l][c * 4 + o]
-                    };
-                    if d != 0 {
-                        active |= 1 << l;
-                        if d < 0 {
-                            neg |= 1 << l;
-                        }
-                        entry[l] = (c * G_ENTRIES) as i64 + i64::from(d.unsigned_abs()) - 1;
-                    }
-                }
-                if active == 0 {
-                    continue;
-                }
-                for e in entry.iter_mut() {
-                    *e *= 10;
-                }
-                let base = _mm512_loadu_si512(entry.as_ptr().cast());
-                let qx = gather5(base, 0, 1, g.as_ptr().cast());
-                let qy = gather5(base, 5, 1, g.as_ptr().cast());
-                let qy = V::blend(neg, &qy, &qy.neg());
-                acc.add_affine_masked(&qx, &qy, active);
+            add_split_digits(&mut acc, pos / G_W, &gd, &g_carry, 32 / G_W, G_ENTRIES, &[g.as_ptr(); WIDTH]);
+        }
+    }
+    core::array::from_fn(|l| acc.lane(l))
+}
+
+/// Window of the key side with per-key tables: 8 chunks of 32 bits, digits in [-7, 8].
+const K_W: usize = 4;
+/// Multiples 1..8 of each chunk base: 64 points, 5 KiB per key.
+const K_ENTRIES: usize = 8;
+
+/// The per-key table in this layout (see [`add_split_digits`]): for each of 8 chunks c,
+/// multiples 1..8 of 2^(32c) P, affine, ten 52-bit limbs per point.
+pub(crate) fn key_table(key: &AffinePoint) -> Vec<u64> {
+    let mut jac = Vec::with_capacity(8 * K_ENTRIES);
+    let mut base = JacobianPoint::from_affine(key);
+    for c in 0..8 {
+        if c > 0 {
+            for _ in 0..32 {
+                base = base.double();
             }
+        }
+        let mut m = base;
+        jac.push(m);
+        for _ in 1..K_ENTRIES {
+            m = m.add(&base);
+            jac.push(m);
+        }
+    }
+    let mut flat = Vec::with_capacity(jac.len() * 10);
+    for p in JacobianPoint::batch_to_affine(&jac) {
+        flat.extend_from_slice(&fe_to52(&p.x));
+        flat.extend_from_slice(&fe_to52(&p.y));
+    }
+    flat
+}
+
+/// s*G + t*P for exactly eight keys that have [`key_table`]s: a 33-step doubling chain.
+///
+/// # Safety
+/// The CPU must support AVX-512F and AVX-512 IFMA ([`available`]), and every table must be a
+/// [`key_table`] (64 points).
+#[target_feature(enable = "avx512f,avx512ifma")]
+pub(crate) unsafe fn lincomb8_tables_vartime(
+    s: &[Scalar; WIDTH],
+    t: &[Scalar; WIDTH],
+    tables: &[&[u64]; WIDTH],
+) -> [JacobianPoint; WIDTH] {
+    let g = g_table();
+    let mut gd = [[0i16; 64]; WIDTH];
+    let mut g_carry = [0u8; WIDTH];
+    let mut kd = [[0i16; 64]; WIDTH];
+    let mut k_carry = [0u8; WIDTH];
+    for l in 0..WIDTH {
+        debug_assert_eq!(tables[l].len(), 8 * K_ENTRIES * 10);
+        g_carry[l] = fixed_window(&s[l].0, G_W, &mut gd[l]);
+        k_carry[l] = fixed_window(&t[l].0, K_W, &mut kd[l]);
+    }
+    let key_ptrs: [*const u64; WIDTH] = core::array::from_fn(|l| tables[l].as_ptr());
+    let one = V::from_lanes(&{
+        let o = fe_to52(&Fe::ONE);
+        core::array::from_fn(|k| [o[k]; WIDTH])
+    });
+    let mut acc = PointV { x: one, y: one, z: V([_mm512_setzero_si512(); 5]) };
+    for pos in (0..=32usize).rev() {
+        if pos < 32 {
+            acc = acc.double();
+        }
+        if pos % K_W == 0 {
+            add_split_digits(&mut acc, pos / K_W, &kd, &k_carry, 32 / K_W, K_ENTRIES, &key_ptrs);
+        }
+        if pos % G_W == 0 {
+            add_split_digits(&mut acc, pos / G_W, &gd, &g_carry, 32 / G_W, G_ENTRIES, &[g.as_ptr(); WIDTH]);
         }
     }
     core::array::from_fn(|l| acc.lane(l))

@@ -109,19 +109,27 @@ pub fn warm_up() {
 /// A public key with its precomputed table: verification against it needs about a third
 /// of the field operations of a cold key (a 33-step doubling chain instead of 257).
 /// Building one costs about one and a half cold verifications, so it pays for a signer
-/// seen more than twice. Size: [`PublicKeyTable::memory_bytes`] (about 8 KiB).
+/// seen more than twice. Size: [`PublicKeyTable::memory_bytes`] (8 KiB, plus 5 KiB for the
+/// AVX-512 IFMA layout where that path runs).
 #[derive(Clone, Debug)]
 pub struct PublicKeyTable {
     pub(crate) key: AffinePoint,
     pub(crate) table: SplitTable,
+    /// The same key's table in the AVX-512 IFMA layout, when that path is in use.
+    pub(crate) ifma: Option<Vec<u64>>,
 }
 
 impl PublicKeyTable {
     /// Precompute the table for `key`.
     pub fn new(key: &AffinePoint) -> PublicKeyTable {
+        #[cfg(target_arch = "x86_64")]
+        let ifma = (super::verify::verify_path() == super::verify::VerifyPath::Ifma).then(|| super::ifma::key_table(key));
+        #[cfg(not(target_arch = "x86_64"))]
+        let ifma = None;
         PublicKeyTable {
             key: *key,
             table: SplitTable::new(key, KEY_CHUNKS, KEY_WIDTH),
+            ifma,
         }
     }
 
@@ -132,6 +140,6 @@ impl PublicKeyTable {
 
     /// Heap bytes held by the table (for cache memory bounds).
     pub fn memory_bytes(&self) -> usize {
-        self.table.memory_bytes()
+        self.table.memory_bytes() + self.ifma.as_ref().map_or(0, |t| t.len() * 8)
     }
 }

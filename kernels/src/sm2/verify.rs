@@ -124,6 +124,15 @@ pub struct Prehashed<'a> {
 /// Several verifications run side by side (see [`point::LANES`](super::point)): on one core
 /// this is the fast way to verify a batch.
 pub fn verify_batch_vartime(items: &[Prehashed<'_>], out: &mut [Result<(), Rejection>]) {
+    verify_batch_with_path(items, out, verify_path());
+}
+
+/// As [`verify_batch_vartime`] on a given path (for tests and benches that compare paths).
+/// A path this CPU lacks (see [`available_verify_paths`]) falls back to the portable one.
+pub fn verify_batch_with_path(items: &[Prehashed<'_>], out: &mut [Result<(), Rejection>], path: VerifyPath) {
+    let path = if available_verify_paths().contains(&path) { path } else { VerifyPath::Portable };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = path;
     assert_eq!(items.len(), out.len(), "one answer slot per item");
     let mut cold: Vec<Pending<'_>> = Vec::new();
     let mut hot: Vec<Pending<'_>> = Vec::new();
@@ -140,7 +149,7 @@ pub fn verify_batch_vartime(items: &[Prehashed<'_>], out: &mut [Result<(), Rejec
         }
     }
     #[cfg(target_arch = "x86_64")]
-    let cold = if verify_path() == VerifyPath::Ifma {
+    let cold = if path == VerifyPath::Ifma {
         let mut groups = cold.chunks_exact(super::ifma::WIDTH);
         for group in groups.by_ref() {
             let s: [Scalar; super::ifma::WIDTH] = core::array::from_fn(|l| group[l].s);
@@ -159,6 +168,34 @@ pub fn verify_batch_vartime(items: &[Prehashed<'_>], out: &mut [Result<(), Rejec
         groups.remainder().to_vec()
     } else {
         cold
+    };
+    #[cfg(target_arch = "x86_64")]
+    let hot = if path == VerifyPath::Ifma {
+        // Hot keys whose table has no IFMA layout (built while the portable path was
+        // selected) stay portable.
+        let (with, without): (Vec<Pending<'_>>, Vec<Pending<'_>>) = hot
+            .into_iter()
+            .partition(|p| matches!(p.key, KeyRef::Table(t) if t.ifma.is_some()));
+        let mut groups = with.chunks_exact(super::ifma::WIDTH);
+        for group in groups.by_ref() {
+            let s: [Scalar; super::ifma::WIDTH] = core::array::from_fn(|l| group[l].s);
+            let t: [Scalar; super::ifma::WIDTH] = core::array::from_fn(|l| group[l].t);
+            let tables: [&[u64]; super::ifma::WIDTH] = core::array::from_fn(|l| match group[l].key {
+                KeyRef::Table(t) => t.ifma.as_deref().unwrap_or(&[]),
+                KeyRef::Cold(_) => &[],
+            });
+            // SAFETY: VerifyPath::Ifma is only selected when the CPU has AVX-512F and IFMA,
+            // and every table here is an `ifma::key_table` (partitioned above).
+            let sums = unsafe { super::ifma::lincomb8_tables_vartime(&s, &t, &tables) };
+            for (p, sum) in group.iter().zip(sums.iter()) {
+                out[p.idx] = check_x_vartime(sum, &p.e, &p.r);
+            }
+        }
+        let mut rest = groups.remainder().to_vec();
+        rest.extend(without);
+        rest
+    } else {
+        hot
     };
     for group in cold.chunks(LANES).chain(hot.chunks(LANES)) {
         let sums = lincomb_lanes_vartime(group);
