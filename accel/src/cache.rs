@@ -21,11 +21,12 @@ use crate::verdict::Verdict;
 pub struct KeyCacheConfig {
     /// Most (key, ID) entries kept (each about 200 bytes without a table).
     pub max_entries: usize,
-    /// Most bytes of per-key tables kept (each about 8 KiB).
+    /// Most bytes of per-key tables kept (each 8 KiB, 13 KiB where the AVX-512 IFMA path runs);
+    /// a budget below one table keeps none.
     pub max_table_bytes: usize,
-    /// Build a key's table on its n-th sighting (a table costs about 1.5 cold verifications
-    /// and saves about 0.6 of one each use, so from the third use on it has paid for itself).
-    /// 0 turns tables off.
+    /// Build a key's table on its n-th sighting (1: the first). A table costs about one and a
+    /// half cold verifications and makes every later one about twice as fast, so it has paid
+    /// for itself by the third use. 0 turns tables off.
     pub table_after: u32,
 }
 
@@ -96,67 +97,86 @@ impl KeyCache {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn wants_table(&self, seen: u32) -> bool {
+        self.config.table_after != 0 && seen >= self.config.table_after
+    }
+
     pub(crate) fn lookup(&self, pubkey: &[u8], id: &[u8]) -> Lookup {
         let mut map_key = Vec::with_capacity(pubkey.len() + id.len() + 2);
-        // The ID is at most 8191 bytes (longer fails below), so its length fits two bytes and
-        // (key, ID) pairs cannot collide by shifting bytes between the two.
+        // Length-prefix the key so that (key, ID) pairs cannot collide by moving bytes between
+        // the two (a key longer than u16::MAX bytes is malformed anyway and never stored).
         map_key.extend_from_slice(&u16::try_from(pubkey.len()).unwrap_or(u16::MAX).to_be_bytes());
         map_key.extend_from_slice(pubkey);
         map_key.extend_from_slice(id);
 
-        let want_table_at = self.config.table_after;
-        {
+        let hit = {
             let mut inner = self.lock();
             inner.tick += 1;
             let tick = inner.tick;
-            if let Some(entry) = inner.map.get_mut(&map_key) {
-                entry.last_used = tick;
-                entry.seen = entry.seen.saturating_add(1);
-                let needs_table = entry.table.is_none() && want_table_at != 0 && entry.seen >= want_table_at;
-                if !needs_table {
-                    return Ok((entry.key, entry.z, entry.table.clone()));
-                }
-                let key = entry.key;
-                drop(inner);
-                // Build outside the lock: other threads keep going meanwhile.
-                let table = Arc::new(PublicKeyTable::new(&key));
-                let mut guard = self.lock();
-                let bytes = table.memory_bytes();
-                if guard.table_bytes + bytes > self.config.max_table_bytes {
-                    Self::evict_tables(&mut guard, bytes, self.config.max_table_bytes);
-                }
-                let Inner { map, table_bytes, .. } = &mut *guard;
-                if let Some(entry) = map.get_mut(&map_key) {
-                    if entry.table.is_none() {
-                        entry.table = Some(table);
-                        *table_bytes += bytes;
-                    }
-                    return Ok((entry.key, entry.z, entry.table.clone()));
-                }
-                // Evicted while the table was being built: answer without it.
+            inner.map.get_mut(&map_key).map(|e| {
+                e.last_used = tick;
+                e.seen = e.seen.saturating_add(1);
+                (e.key, e.z, e.table.clone(), e.seen)
+            })
+        };
+        let (key, z) = match hit {
+            Some((key, z, Some(table), _)) => return Ok((key, z, Some(table))),
+            Some((key, z, None, seen)) if !self.wants_table(seen) => return Ok((key, z, None)),
+            Some((key, z, None, _)) => (key, z),
+            None => {
+                // Decode and hash outside the lock: other threads keep going meanwhile.
+                let key = AffinePoint::from_sec1(pubkey).map_err(|e| Verdict::Malformed(e.to_string()))?;
                 let z = sm2::z_value(id, &key).map_err(|e| Verdict::Malformed(e.to_string()))?;
-                return Ok((key, z, None));
+                let seen = {
+                    let mut inner = self.lock();
+                    if !inner.map.contains_key(&map_key) && inner.map.len() >= self.config.max_entries.max(1) {
+                        Self::evict_oldest(&mut inner);
+                    }
+                    let tick = inner.tick;
+                    // Another thread may have inserted the same key meanwhile: keep its entry
+                    // (and any table it carries) rather than overwrite it.
+                    let entry = inner.map.entry(map_key.clone()).or_insert(Entry {
+                        key,
+                        z,
+                        table: None,
+                        seen: 0,
+                        last_used: tick,
+                    });
+                    entry.seen = entry.seen.saturating_add(1);
+                    if let Some(table) = &entry.table {
+                        return Ok((key, z, Some(table.clone())));
+                    }
+                    entry.seen
+                };
+                if !self.wants_table(seen) {
+                    return Ok((key, z, None));
+                }
+                (key, z)
             }
-        }
+        };
 
-        let key = AffinePoint::from_sec1(pubkey).map_err(|e| Verdict::Malformed(e.to_string()))?;
-        let z = sm2::z_value(id, &key).map_err(|e| Verdict::Malformed(e.to_string()))?;
-        let mut inner = self.lock();
-        if inner.map.len() >= self.config.max_entries.max(1) {
-            Self::evict_oldest(&mut inner);
+        // Build the table outside the lock, unless it could never fit the budget.
+        let table = Arc::new(PublicKeyTable::new(&key));
+        let bytes = table.memory_bytes();
+        if bytes > self.config.max_table_bytes {
+            return Ok((key, z, None));
         }
-        let tick = inner.tick;
-        inner.map.insert(
-            map_key,
-            Entry {
-                key,
-                z,
-                table: None,
-                seen: 1,
-                last_used: tick,
-            },
-        );
-        Ok((key, z, None))
+        let mut guard = self.lock();
+        if guard.table_bytes + bytes > self.config.max_table_bytes {
+            Self::evict_tables(&mut guard, bytes, self.config.max_table_bytes);
+        }
+        let Inner { map, table_bytes, .. } = &mut *guard;
+        match map.get_mut(&map_key) {
+            Some(entry) => {
+                if entry.table.is_none() && *table_bytes + bytes <= self.config.max_table_bytes {
+                    entry.table = Some(table);
+                    *table_bytes += bytes;
+                }
+                Ok((entry.key, entry.z, entry.table.clone()))
+            }
+            // Evicted while the table was being built: answer without it.
+            None => Ok((key, z, None)),
+        }
     }
 
     fn evict_oldest(inner: &mut Inner) {

@@ -7,9 +7,14 @@
 //! - `verify_cold`: a new key every call (decode the key, Z, e, verify), as a node sees
 //!   senders it has not met.
 //! - `verify_prehashed`: e = SM3(Z ‖ M) given, key decoded: the curve arithmetic alone
-//!   (efficient-sm2's `verify_digest` is its fastest entry point).
-//! - `verify_hot`: one key over and over; xinlian with its per-key table.
+//!   (efficient-sm2's `verify_digest` is its fastest entry point); xinlian one at a time and
+//!   in batches of 256 on each path this CPU has (portable, AVX-512 IFMA).
+//! - `verify_hot`: one key over and over; xinlian with its per-key table (one at a time, and
+//!   in batches on each path this CPU has).
 //! - `field`: the multiplication, squaring and inversion underneath.
+
+// criterion's macros generate undocumented public functions.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -140,12 +145,18 @@ fn verify_prehashed(c: &mut Criterion) {
         .collect();
     let mut out = vec![Ok(()); POOL];
     g.throughput(Throughput::Elements(POOL as u64));
-    g.bench_function("xinlian-batch", |b| {
-        b.iter(|| {
-            xsm2::verify_batch_vartime(black_box(&batch), &mut out);
-            assert!(out.iter().all(|r| r.is_ok()));
-        })
-    });
+    for path in xsm2::available_verify_paths() {
+        let name = match path {
+            xsm2::VerifyPath::Portable => "xinlian-batch-portable",
+            xsm2::VerifyPath::Ifma => "xinlian-batch-ifma",
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                xsm2::verify_batch_with_path(black_box(&batch), &mut out, path);
+                assert!(out.iter().all(|r| r.is_ok()));
+            })
+        });
+    }
     g.throughput(Throughput::Elements(1));
     let eff: Vec<_> = cases
         .iter()
@@ -213,6 +224,25 @@ fn verify_hot(c: &mut Criterion) {
             black_box(xsm2::verify_with_table_vartime(&table, e, r, s)).expect("valid");
         })
     });
+    let batch: Vec<xsm2::Prehashed<'_>> = sigs
+        .iter()
+        .map(|(e, r, s)| xsm2::Prehashed { key: xsm2::KeyRef::Table(&table), e, r, s })
+        .collect();
+    let mut out = vec![Ok(()); POOL];
+    g.throughput(Throughput::Elements(POOL as u64));
+    for path in xsm2::available_verify_paths() {
+        let name = match path {
+            xsm2::VerifyPath::Portable => "xinlian-table-batch-portable",
+            xsm2::VerifyPath::Ifma => "xinlian-table-batch-ifma",
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                xsm2::verify_batch_with_path(black_box(&batch), &mut out, path);
+                assert!(out.iter().all(|r| r.is_ok()));
+            })
+        });
+    }
+    g.throughput(Throughput::Elements(1));
     g.bench_function("xinlian-no-table", |b| {
         b.iter(|| {
             let (e, r, s) = &sigs[i % POOL];

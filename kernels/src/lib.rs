@@ -14,8 +14,13 @@
 //! (`_vartime`). Nothing here signs; signing belongs to a constant-time library.
 //! The OpenCL C twins of this math live in `kernels/cl/`.
 
-// Limb arithmetic truncates u128 products to u64 halves by design, everywhere.
-#![allow(clippy::cast_possible_truncation)]
+// Limb arithmetic truncates u128 products to u64 halves, and moves between signed window
+// digits and unsigned limbs, by design and everywhere; each such conversion is bounded by the
+// representation it sits in (see the module docs of field, scalar and ifma).
+#![allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap, clippy::cast_sign_loss)]
+// Lane loops index several parallel arrays (digits, tables, accumulators) by the same lane;
+// zipping four or five of them reads worse than the index.
+#![allow(clippy::needless_range_loop)]
 
 pub mod merkle;
 pub mod sm2;

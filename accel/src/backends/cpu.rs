@@ -136,7 +136,7 @@ impl Backend for CpuBackend {
         // Split by count; messages of wildly different sizes may unbalance the threads, which
         // costs time, never correctness.
         let min_items = (slices.len() / self.threads).max(1);
-        Ok(self.spread(&slices, min_items, |run| digest_batch(run)))
+        Ok(self.spread(&slices, min_items, digest_batch))
     }
 
     fn merkle_level(&self, nodes: &[Digest]) -> Result<Vec<Digest>, AccelError> {

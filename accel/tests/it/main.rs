@@ -1,3 +1,4 @@
 //! accel integration tests, one binary (reth style): modules beside this file.
 
+mod cache;
 mod conformance;

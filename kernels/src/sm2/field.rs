@@ -306,7 +306,7 @@ impl Fe {
     }
 
     /// The plain (non-Montgomery) value as little-endian limbs.
-    pub(crate) fn to_canonical_limbs(&self) -> [u64; 4] {
+    pub(crate) fn to_canonical_limbs(self) -> [u64; 4] {
         montgomery_reduce([self.0[0], self.0[1], self.0[2], self.0[3], 0, 0, 0, 0])
     }
 

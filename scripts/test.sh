@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite: install what is missing, then formatting, lints, and every test.
+# Stops at the first step that fails. The last line printed is cargo test's own summary.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "setup: scripts/setup.sh"
+bash scripts/setup.sh
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$cargo_bin/cargo" ]; then
+    export PATH="$cargo_bin:$PATH" # rustup's cargo, for shells without ~/.cargo/env
+fi
+
+step "format: cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "lints: cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests: cargo test --workspace"
+exec cargo test --workspace
