@@ -32,11 +32,7 @@ pub struct KeyCacheConfig {
 
 impl Default for KeyCacheConfig {
     fn default() -> Self {
-        KeyCacheConfig {
-            max_entries: 100_000,
-            max_table_bytes: 64 << 20,
-            table_after: 2,
-        }
+        KeyCacheConfig { max_entries: 100_000, max_table_bytes: 64 << 20, table_after: 2 }
     }
 }
 
@@ -66,14 +62,7 @@ pub(crate) type Lookup = Result<(AffinePoint, Digest, Option<Arc<PublicKeyTable>
 impl KeyCache {
     /// An empty cache with these limits.
     pub fn new(config: KeyCacheConfig) -> KeyCache {
-        KeyCache {
-            config,
-            inner: Mutex::new(Inner {
-                map: HashMap::new(),
-                tick: 0,
-                table_bytes: 0,
-            }),
-        }
+        KeyCache { config, inner: Mutex::new(Inner { map: HashMap::new(), tick: 0, table_bytes: 0 }) }
     }
 
     /// Number of (key, ID) entries held.
@@ -197,12 +186,8 @@ impl KeyCache {
     fn evict_tables(inner: &mut Inner, needed: usize, max: usize) {
         // Drop the tables (not the entries) of the least recently used keys until `needed`
         // more bytes fit.
-        let mut with_tables: Vec<(u64, Vec<u8>)> = inner
-            .map
-            .iter()
-            .filter(|(_, e)| e.table.is_some())
-            .map(|(k, e)| (e.last_used, k.clone()))
-            .collect();
+        let mut with_tables: Vec<(u64, Vec<u8>)> =
+            inner.map.iter().filter(|(_, e)| e.table.is_some()).map(|(k, e)| (e.last_used, k.clone())).collect();
         with_tables.sort_unstable();
         for (_, k) in with_tables {
             if inner.table_bytes + needed <= max {

@@ -44,13 +44,7 @@ pub fn annex_a_items() -> (PreparedVerify, PreparedVerify) {
     // The constant is a point on the curve; a failure here is a bug in this file, caught by
     // the self-test's own comparison below rather than by a panic.
     let key = AffinePoint::from_sec1(&pk).unwrap_or_else(|_| AffinePoint::generator());
-    let item = PreparedVerify {
-        key,
-        table: None,
-        e: unhex(ANNEX_A_E),
-        r: unhex(ANNEX_A_R),
-        s: unhex(ANNEX_A_S),
-    };
+    let item = PreparedVerify { key, table: None, e: unhex(ANNEX_A_E), r: unhex(ANNEX_A_R), s: unhex(ANNEX_A_S) };
     let mut tampered = item.clone();
     tampered.e[31] ^= 1;
     (item, tampered)
@@ -68,9 +62,7 @@ pub fn run(backend: &dyn Backend) -> Result<(), AccelError> {
     let verdicts = backend.verify_batch(&[valid.clone(), tampered, valid])?;
     let expected = [Verdict::Valid, Verdict::Invalid(Rejection::Mismatch), Verdict::Valid];
     if verdicts != expected {
-        return Err(AccelError::SelfTest(format!(
-            "{name}: SM2 Annex A verdicts {verdicts:?}, expected {expected:?}"
-        )));
+        return Err(AccelError::SelfTest(format!("{name}: SM2 Annex A verdicts {verdicts:?}, expected {expected:?}")));
     }
     let mut batch = MessageBatch::new();
     batch.push(b"abc");

@@ -126,10 +126,7 @@ pub fn decode_signature(sig: &[u8]) -> Result<([u8; 32], [u8; 32]), Verdict> {
     if sig.first() == Some(&0x30) {
         Err(Verdict::Malformed(der))
     } else {
-        Err(Verdict::Malformed(format!(
-            "signature: {} bytes is neither raw r‖s (64 bytes) nor DER",
-            sig.len()
-        )))
+        Err(Verdict::Malformed(format!("signature: {} bytes is neither raw r‖s (64 bytes) nor DER", sig.len())))
     }
 }
 

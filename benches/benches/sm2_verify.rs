@@ -57,13 +57,7 @@ fn cases() -> Vec<Case> {
             let key = AffinePoint::from_sec1(&pk).expect("valid key");
             let z = xsm2::z_value(xsm2::DEFAULT_ID, &key).expect("id fits");
             let e = xsm2::message_digest(&z, &msg);
-            Case {
-                pk,
-                msg,
-                r: sig.r_bytes().into(),
-                s: sig.s_bytes().into(),
-                e,
-            }
+            Case { pk, msg, r: sig.r_bytes().into(), s: sig.s_bytes().into(), e }
         })
         .collect()
 }
@@ -158,10 +152,7 @@ fn verify_prehashed(c: &mut Criterion) {
         });
     }
     g.throughput(Throughput::Elements(1));
-    let eff: Vec<_> = cases
-        .iter()
-        .map(|c| efficient_sm2::PublicKey::new(&c.pk[1..33], &c.pk[33..]))
-        .collect();
+    let eff: Vec<_> = cases.iter().map(|c| efficient_sm2::PublicKey::new(&c.pk[1..33], &c.pk[33..])).collect();
     g.bench_function("efficient-sm2", |b| {
         b.iter(|| {
             let k = i % POOL;
@@ -171,10 +162,7 @@ fn verify_prehashed(c: &mut Criterion) {
             black_box(sig.verify_digest(&eff[k], &case.e)).expect("valid");
         })
     });
-    let rc: Vec<_> = cases
-        .iter()
-        .map(|c| sm2::dsa::VerifyingKey::from_sec1_bytes(ID, &c.pk).expect("valid"))
-        .collect();
+    let rc: Vec<_> = cases.iter().map(|c| sm2::dsa::VerifyingKey::from_sec1_bytes(ID, &c.pk).expect("valid")).collect();
     g.bench_function("rustcrypto-sm2", |b| {
         b.iter(|| {
             let k = i % POOL;
@@ -224,10 +212,8 @@ fn verify_hot(c: &mut Criterion) {
             black_box(xsm2::verify_with_table_vartime(&table, e, r, s)).expect("valid");
         })
     });
-    let batch: Vec<xsm2::Prehashed<'_>> = sigs
-        .iter()
-        .map(|(e, r, s)| xsm2::Prehashed { key: xsm2::KeyRef::Table(&table), e, r, s })
-        .collect();
+    let batch: Vec<xsm2::Prehashed<'_>> =
+        sigs.iter().map(|(e, r, s)| xsm2::Prehashed { key: xsm2::KeyRef::Table(&table), e, r, s }).collect();
     let mut out = vec![Ok(()); POOL];
     g.throughput(Throughput::Elements(POOL as u64));
     for path in xsm2::available_verify_paths() {

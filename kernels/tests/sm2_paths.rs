@@ -19,7 +19,7 @@ fn be_add(a: &[u8; 32], b: &[u8; 32]) -> ([u8; 32], bool) {
     let mut carry = 0u16;
     for i in (0..32).rev() {
         let t = u16::from(a[i]) + u16::from(b[i]) + carry;
-        out[i] = (t & 0xFF) as u8;
+        out[i] = u8::try_from(t & 0xFF).expect("one byte");
         carry = t >> 8;
     }
     (out, carry != 0)
@@ -35,7 +35,7 @@ fn be_sub(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
             t += 256;
             borrow = 1;
         }
-        out[i] = t as u8;
+        out[i] = u8::try_from(t).expect("0 <= t < 256 after the borrow");
     }
     out
 }
@@ -82,11 +82,13 @@ fn cases(seed: u64, count: usize) -> Vec<Case> {
         match i % 5 {
             0 | 1 => {}
             2 => e[rng.gen_range(0..32)] ^= 1 << rng.gen_range(0..8),
-            3 => r = add_mod_n(&r, &{
-                let mut one = [0u8; 32];
-                one[31] = 1;
-                one
-            }),
+            3 => {
+                r = add_mod_n(&r, &{
+                    let mut one = [0u8; 32];
+                    one[31] = 1;
+                    one
+                })
+            }
             _ => s = be_sub(&N, &r), // t = r + s = n: TIsZero
         }
         let table = PublicKeyTable::new(&key);
@@ -189,10 +191,7 @@ fn paths_agree_on_degenerate_sums() {
             KeyRef::Table(t) => xsm2::verify_with_table_vartime(t, it.e, it.r, it.s),
         })
         .collect();
-    assert!(
-        one_by_one.contains(&Err(Rejection::Identity)),
-        "the r = n - 2s case with P = G must reach the identity"
-    );
+    assert!(one_by_one.contains(&Err(Rejection::Identity)), "the r = n - 2s case with P = G must reach the identity");
     for path in available_verify_paths() {
         assert_eq!(run(&items, path), one_by_one, "path {path:?}");
     }

@@ -12,8 +12,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sm3::{Digest as _, Sm3 as RcSm3};
 use xinlian_kernels::sm3::{
-    available_paths, digest, digest_batch, digest_batch_with, selected_path, simd_lanes, Digest,
-    SimdPath, Sm3, BLOCK_SIZE, DIGEST_SIZE, SIMD_PATH_ENV,
+    available_paths, digest, digest_batch, digest_batch_with, selected_path, simd_lanes, Digest, SimdPath, Sm3,
+    BLOCK_SIZE, DIGEST_SIZE, SIMD_PATH_ENV,
 };
 
 /// GB/T 32905-2016 Appendix A, example 1: "abc".
@@ -136,19 +136,10 @@ fn check_batch(msgs: &[&[u8]], context: &str) {
         let got = digest_batch_with(msgs, path);
         assert_eq!(got.len(), msgs.len(), "{context} on {path:?}");
         for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
-            assert_eq!(
-                g,
-                e,
-                "{context} on {path:?}: message {i} of length {}",
-                msgs[i].len()
-            );
+            assert_eq!(g, e, "{context} on {path:?}: message {i} of length {}", msgs[i].len());
         }
     }
-    assert_eq!(
-        digest_batch(msgs),
-        expected,
-        "{context} on the selected path"
-    );
+    assert_eq!(digest_batch(msgs), expected, "{context} on the selected path");
 }
 
 #[test]
@@ -224,15 +215,9 @@ fn child_reports_selected_path() {
 
 #[test]
 fn environment_variable_forces_a_narrower_path() {
-    let widest = available_paths()
-        .last()
-        .copied()
-        .expect("scalar is always there");
+    let widest = available_paths().last().copied().expect("scalar is always there");
     let best_up_to = |cap: SimdPath| {
-        available_paths()
-            .into_iter()
-            .rfind(|p| p.lanes() <= cap.lanes())
-            .expect("scalar is always there")
+        available_paths().into_iter().rfind(|p| p.lanes() <= cap.lanes()).expect("scalar is always there")
     };
     let cases = [
         ("scalar", SimdPath::Scalar),
@@ -302,11 +287,7 @@ fn best_mb_per_s(bytes: usize, budget: Duration, mut work: impl FnMut()) -> f64 
 fn sm3_throughput() {
     let budget = Duration::from_millis(700);
     let mut rng = StdRng::seed_from_u64(0x5133_0007);
-    println!(
-        "selected path: {:?} ({} lanes)",
-        selected_path(),
-        simd_lanes()
-    );
+    println!("selected path: {:?} ({} lanes)", selected_path(), simd_lanes());
 
     for len in [64, 128, 256, 1024, 16 * 1024] {
         let data = random_bytes(&mut rng, len);
@@ -364,9 +345,6 @@ fn sm3_throughput() {
         let ours = best_mb_per_s(total, budget, || {
             std::hint::black_box(digest_batch_with(std::hint::black_box(&msgs), path));
         });
-        println!(
-            "batch 4096 x 0..2000 B mixed: digest_batch {:<7} {ours:8.1} MB/s",
-            path.name()
-        );
+        println!("batch 4096 x 0..2000 B mixed: digest_batch {:<7} {ours:8.1} MB/s", path.name());
     }
 }

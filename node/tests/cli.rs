@@ -36,16 +36,10 @@ impl TempDir {
     fn new(tag: &str) -> TempDir {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "xinlian-cli-{}-{tag}-{n}-{nanos}",
-            std::process::id()
-        ));
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!("xinlian-cli-{}-{tag}-{n}-{nanos}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         TempDir(path)
     }
 
@@ -55,8 +49,7 @@ impl TempDir {
 
     fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let path = self.0.join(name);
-        std::fs::write(&path, bytes)
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
         path
     }
 }
@@ -76,11 +69,7 @@ fn arg(path: &Path) -> &str {
 fn xinlian<S: AsRef<OsStr>>(args: &[S], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xinlian"));
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     let mut child = cmd.spawn().expect("spawn xinlian");
     // Write stdin from another thread: xinlian writes verdicts while it still reads, and a
     // full stdout pipe must not deadlock against a full stdin pipe.
@@ -91,9 +80,7 @@ fn xinlian<S: AsRef<OsStr>>(args: &[S], stdin: Option<&[u8]>) -> Output {
     });
     let out = child.wait_with_output().expect("wait for xinlian");
     if let Some(w) = writer {
-        w.join()
-            .expect("stdin writer thread")
-            .expect("write xinlian's stdin");
+        w.join().expect("stdin writer thread").expect("write xinlian's stdin");
     }
     out
 }
@@ -106,11 +93,7 @@ fn text(bytes: &[u8]) -> String {
 fn openssl_available(test: &str) -> bool {
     static FOUND: OnceLock<bool> = OnceLock::new();
     let found = *FOUND.get_or_init(|| {
-        Command::new("openssl")
-            .arg("version")
-            .stdin(Stdio::null())
-            .output()
-            .is_ok_and(|o| o.status.success())
+        Command::new("openssl").arg("version").stdin(Stdio::null()).output().is_ok_and(|o| o.status.success())
     });
     if found {
         return true;
@@ -123,21 +106,13 @@ fn openssl_available(test: &str) -> bool {
     );
     // Straight to stderr, not eprintln!: the test harness captures eprintln! of passing tests,
     // and a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "{test}: skipped: openssl not found (install openssl to run the interop test)"
-    );
+    let _ = writeln!(std::io::stderr(), "{test}: skipped: openssl not found (install openssl to run the interop test)");
     false
 }
 
 /// Run `openssl ARGS` in `dir`; it must succeed. Returns stdout.
 fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("spawn openssl");
+    let out = Command::new("openssl").args(args).current_dir(dir).stdin(Stdio::null()).output().expect("spawn openssl");
     assert!(
         out.status.success(),
         "openssl {} failed ({}):\n{}{}",
@@ -222,15 +197,8 @@ fn plus_one(a: &[u8; 32]) -> [u8; 32] {
 
 /// A DER INTEGER (minimal, non-negative) holding the big-endian unsigned `value`.
 fn der_integer(value: &[u8]) -> Vec<u8> {
-    let first = value
-        .iter()
-        .position(|&b| b != 0)
-        .unwrap_or(value.len().saturating_sub(1));
-    let digits = if value.is_empty() {
-        &[0u8][..]
-    } else {
-        &value[first..]
-    };
+    let first = value.iter().position(|&b| b != 0).unwrap_or(value.len().saturating_sub(1));
+    let digits = if value.is_empty() { &[0u8][..] } else { &value[first..] };
     let mut content = Vec::with_capacity(digits.len() + 1);
     if digits[0] & 0x80 != 0 {
         content.push(0);
@@ -263,11 +231,7 @@ fn parse_der_sig(der: &[u8]) -> ([u8; 32], [u8; 32]) {
         assert_eq!(input[0], 0x02, "DER INTEGER tag");
         let len = usize::from(input[1]);
         let digits = &input[2..2 + len];
-        let digits = if digits.len() > 32 {
-            &digits[digits.len() - 32..]
-        } else {
-            digits
-        };
+        let digits = if digits.len() > 32 { &digits[digits.len() - 32..] } else { digits };
         let mut out = [0u8; 32];
         out[32 - digits.len()..].copy_from_slice(digits);
         (out, &input[2 + len..])
@@ -331,8 +295,7 @@ impl Key {
 
 /// One JSON input line; `id: None` leaves the field out (xinlian then uses the default ID).
 fn json_line(pubkey: &[u8], msg: &[u8], sig: &[u8], id: Option<&str>) -> String {
-    let mut v =
-        json!({ "pubkey": hex::encode(pubkey), "msg": hex::encode(msg), "sig": hex::encode(sig) });
+    let mut v = json!({ "pubkey": hex::encode(pubkey), "msg": hex::encode(msg), "sig": hex::encode(sig) });
     if let Some(id) = id {
         v["id"] = json!(id);
     }
@@ -346,22 +309,12 @@ struct Builder {
 
 impl Builder {
     fn line(&mut self, expect: Expect, what: impl Into<String>, input: String) {
-        self.cases.push(Case {
-            input,
-            expect,
-            what: what.into(),
-            reason_has: None,
-        });
+        self.cases.push(Case { input, expect, what: what.into(), reason_has: None });
     }
 
     /// A line whose `reason` must mention `word`.
     fn line_reason(&mut self, what: &str, word: &'static str, input: String) {
-        self.cases.push(Case {
-            input,
-            expect: Expect::Malformed,
-            what: what.to_string(),
-            reason_has: Some(word),
-        });
+        self.cases.push(Case { input, expect: Expect::Malformed, what: what.to_string(), reason_has: Some(word) });
     }
 
     fn sig(&mut self, expect: Expect, what: impl Into<String>, parts: Parts<'_>) {
@@ -382,12 +335,7 @@ fn gen_key(dir: &Path, i: usize) -> Key {
     // SubjectPublicKeyInfo DER (91 bytes for SM2); its BIT STRING ends with the 65-byte
     // uncompressed point 04 ‖ x ‖ y.
     let spki = openssl(dir, &["pkey", "-in", &pem, "-pubout", "-outform", "DER"]);
-    assert_eq!(
-        spki.len(),
-        91,
-        "SM2 SubjectPublicKeyInfo is 91 bytes: {}",
-        hex::encode(&spki)
-    );
+    assert_eq!(spki.len(), 91, "SM2 SubjectPublicKeyInfo is 91 bytes: {}", hex::encode(&spki));
     let mut point = [0u8; 65];
     point.copy_from_slice(&spki[spki.len() - 65..]);
     assert_eq!(point[0], 0x04, "uncompressed point prefix");
@@ -399,9 +347,7 @@ fn gen_key(dir: &Path, i: usize) -> Key {
 fn sign(dir: &Path, key: &Key, msg_file: &str, distid: Option<&str>, sig_file: &str) -> Vec<u8> {
     // openssl pkeyutl -sign -in MSG -inkey KEY -rawin -digest sm3 -pkeyopt distid:ID -out SIG
     let opt = distid.map(|id| format!("distid:{id}"));
-    let mut args = vec![
-        "pkeyutl", "-sign", "-in", msg_file, "-inkey", &key.pem, "-rawin", "-digest", "sm3",
-    ];
+    let mut args = vec!["pkeyutl", "-sign", "-in", msg_file, "-inkey", &key.pem, "-rawin", "-digest", "sm3"];
     if let Some(opt) = &opt {
         args.extend_from_slice(&["-pkeyopt", opt]);
     }
@@ -411,28 +357,16 @@ fn sign(dir: &Path, key: &Key, msg_file: &str, distid: Option<&str>, sig_file: &
 }
 
 /// Ask openssl to verify; true when it says "Signature Verified Successfully".
-fn openssl_verifies(
-    dir: &Path,
-    key: &Key,
-    msg_file: &str,
-    distid: Option<&str>,
-    sig_file: &str,
-) -> bool {
+fn openssl_verifies(dir: &Path, key: &Key, msg_file: &str, distid: Option<&str>, sig_file: &str) -> bool {
     // openssl pkeyutl -verify -in MSG -inkey KEY -rawin -digest sm3 -pkeyopt distid:ID -sigfile SIG
     let opt = distid.map(|id| format!("distid:{id}"));
-    let mut args = vec![
-        "pkeyutl", "-verify", "-in", msg_file, "-inkey", &key.pem, "-rawin", "-digest", "sm3",
-    ];
+    let mut args = vec!["pkeyutl", "-verify", "-in", msg_file, "-inkey", &key.pem, "-rawin", "-digest", "sm3"];
     if let Some(opt) = &opt {
         args.extend_from_slice(&["-pkeyopt", opt]);
     }
     args.extend_from_slice(&["-sigfile", sig_file]);
-    let out = Command::new("openssl")
-        .args(&args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("spawn openssl");
+    let out =
+        Command::new("openssl").args(&args).current_dir(dir).stdin(Stdio::null()).output().expect("spawn openssl");
     out.status.success() && text(&out.stdout).contains("Signature Verified Successfully")
 }
 
@@ -441,11 +375,7 @@ fn openssl_verifies(
 fn push_rs_variants(b: &mut Builder, pubkey: &[u8], msg: &[u8], der: &[u8], tag: &str) {
     let (r, s) = parse_der_sig(der);
     // Sanity: our re-encoding of OpenSSL's (r, s) is byte-identical to what OpenSSL wrote.
-    assert_eq!(
-        der_sig(&r, &s),
-        der,
-        "{tag}: DER re-encoding of openssl's signature"
-    );
+    assert_eq!(der_sig(&r, &s), der, "{tag}: DER re-encoding of openssl's signature");
     let n = n_bytes();
     let zero = [0u8; 32];
     let (r1, s1) = (plus_one(&r), plus_one(&s));
@@ -478,11 +408,7 @@ fn push_rs_variants(b: &mut Builder, pubkey: &[u8], msg: &[u8], der: &[u8], tag:
         ("r and s swapped", der_sig(&s, &r)),
     ];
     for (what, sig) in invalid {
-        b.sig(
-            Expect::Invalid,
-            format!("{tag}: {what}"),
-            (pubkey, msg, &sig, None),
-        );
+        b.sig(Expect::Invalid, format!("{tag}: {what}"), (pubkey, msg, &sig, None));
     }
     // Truncated DER (never to exactly 64 bytes, which would be read as raw r ‖ s) and DER
     // with a trailing byte: not a signature at all.
@@ -495,11 +421,7 @@ fn push_rs_variants(b: &mut Builder, pubkey: &[u8], msg: &[u8], der: &[u8], tag:
     let mut long = der.to_vec();
     long.push(0);
     if long.len() != 64 {
-        b.sig(
-            Expect::Malformed,
-            format!("{tag}: DER + a trailing byte"),
-            (pubkey, msg, &long, None),
-        );
+        b.sig(Expect::Malformed, format!("{tag}: DER + a trailing byte"), (pubkey, msg, &long, None));
     }
 }
 
@@ -551,31 +473,11 @@ fn build_vectors() -> Vec<Case> {
             let (r, s) = parse_der_sig(&der);
             let raw = raw_sig(&r, &s);
             let comp = key.compressed();
-            let tag = format!(
-                "key {k} (y {}), msg {m} ({} bytes)",
-                parity_name(key),
-                msg.len()
-            );
-            b.sig(
-                Valid,
-                format!("{tag}: DER, uncompressed key"),
-                (&key.point, msg, &der, None),
-            );
-            b.sig(
-                Valid,
-                format!("{tag}: raw r||s, uncompressed key"),
-                (&key.point, msg, &raw, None),
-            );
-            b.sig(
-                Valid,
-                format!("{tag}: DER, compressed key"),
-                (&comp, msg, &der, None),
-            );
-            b.sig(
-                Valid,
-                format!("{tag}: raw r||s, compressed key"),
-                (&comp, msg, &raw, None),
-            );
+            let tag = format!("key {k} (y {}), msg {m} ({} bytes)", parity_name(key), msg.len());
+            b.sig(Valid, format!("{tag}: DER, uncompressed key"), (&key.point, msg, &der, None));
+            b.sig(Valid, format!("{tag}: raw r||s, uncompressed key"), (&key.point, msg, &raw, None));
+            b.sig(Valid, format!("{tag}: DER, compressed key"), (&comp, msg, &der, None));
+            b.sig(Valid, format!("{tag}: raw r||s, compressed key"), (&comp, msg, &raw, None));
             row.push(der);
         }
         sigs.push(row);
@@ -586,11 +488,7 @@ fn build_vectors() -> Vec<Case> {
         for (m, (_, msg)) in msgs.iter().enumerate() {
             let der = &sigs[k][m];
             if msg.is_empty() {
-                b.sig(
-                    Invalid,
-                    format!("key {k}: empty msg + one byte"),
-                    (&key.point, b"\0", der, None),
-                );
+                b.sig(Invalid, format!("key {k}: empty msg + one byte"), (&key.point, b"\0", der, None));
                 continue;
             }
             let mut first = msg.clone();
@@ -599,50 +497,22 @@ fn build_vectors() -> Vec<Case> {
             let end = last.len() - 1;
             last[end] ^= 0x80;
             let shorter = &msg[..end];
-            b.sig(
-                Invalid,
-                format!("key {k}, msg {m}: bit 0 flipped"),
-                (&key.point, &first, der, None),
-            );
-            b.sig(
-                Invalid,
-                format!("key {k}, msg {m}: last bit flipped"),
-                (&key.point, &last, der, None),
-            );
-            b.sig(
-                Invalid,
-                format!("key {k}, msg {m}: last byte cut"),
-                (&key.point, shorter, der, None),
-            );
+            b.sig(Invalid, format!("key {k}, msg {m}: bit 0 flipped"), (&key.point, &first, der, None));
+            b.sig(Invalid, format!("key {k}, msg {m}: last bit flipped"), (&key.point, &last, der, None));
+            b.sig(Invalid, format!("key {k}, msg {m}: last byte cut"), (&key.point, shorter, der, None));
         }
     }
 
     // Invalid: r, s manipulated (and malformed: the DER cut or extended), on two signatures.
-    push_rs_variants(
-        &mut b,
-        &keys[0].point,
-        &msgs[1].1,
-        &sigs[0][1],
-        "key 0, msg abc",
-    );
-    push_rs_variants(
-        &mut b,
-        &keys[1].point,
-        &msgs[2].1,
-        &sigs[1][2],
-        "key 1, msg 1 KiB",
-    );
+    push_rs_variants(&mut b, &keys[0].point, &msgs[1].1, &sigs[0][1], "key 0, msg abc");
+    push_rs_variants(&mut b, &keys[1].point, &msgs[2].1, &sigs[1][2], "key 1, msg 1 KiB");
 
     // Invalid: another key's signature (uncompressed and compressed).
     for (m, (_, msg)) in msgs.iter().enumerate() {
         let what = format!("msg {m}: signed by key 0, checked with key 1");
         b.sig(Invalid, what, (&keys[1].point, msg, &sigs[0][m], None));
         let what = format!("msg {m}: signed by key 3, checked with key 2 (compressed)");
-        b.sig(
-            Invalid,
-            what,
-            (&keys[2].compressed(), msg, &sigs[3][m], None),
-        );
+        b.sig(Invalid, what, (&keys[2].compressed(), msg, &sigs[3][m], None));
     }
 
     // Distinguishing IDs. A custom ID: valid only with that exact ID.
@@ -661,95 +531,36 @@ fn build_vectors() -> Vec<Case> {
     let (ar, as_) = parse_der_sig(&sig_alice);
     let sig_alice_raw = raw_sig(&ar, &as_);
     let p1 = &k1.point[..];
-    b.sig(
-        Valid,
-        "ID alice: DER, with id alice",
-        (p1, abc, &sig_alice, Some(alice)),
-    );
-    b.sig(
-        Valid,
-        "ID alice: raw, compressed key, with id alice",
-        (&k1.compressed(), abc, &sig_alice_raw, Some(alice)),
-    );
-    b.sig(
-        Invalid,
-        "ID alice: checked with no id (the default)",
-        (p1, abc, &sig_alice, None),
-    );
-    b.sig(
-        Invalid,
-        "ID alice: checked with id 1234567812345678",
-        (p1, abc, &sig_alice, Some(DEFAULT_ID)),
-    );
-    b.sig(
-        Invalid,
-        "ID alice: checked with id alice@example.co",
-        (p1, abc, &sig_alice, Some("alice@example.co")),
-    );
-    b.sig(
-        Invalid,
-        "ID alice: checked with id bob@example.com",
-        (p1, abc, &sig_alice, Some("bob@example.com")),
-    );
-    b.sig(
-        Invalid,
-        "ID alice: checked with the empty ID",
-        (p1, abc, &sig_alice, Some("")),
-    );
+    b.sig(Valid, "ID alice: DER, with id alice", (p1, abc, &sig_alice, Some(alice)));
+    b.sig(Valid, "ID alice: raw, compressed key, with id alice", (&k1.compressed(), abc, &sig_alice_raw, Some(alice)));
+    b.sig(Invalid, "ID alice: checked with no id (the default)", (p1, abc, &sig_alice, None));
+    b.sig(Invalid, "ID alice: checked with id 1234567812345678", (p1, abc, &sig_alice, Some(DEFAULT_ID)));
+    b.sig(Invalid, "ID alice: checked with id alice@example.co", (p1, abc, &sig_alice, Some("alice@example.co")));
+    b.sig(Invalid, "ID alice: checked with id bob@example.com", (p1, abc, &sig_alice, Some("bob@example.com")));
+    b.sig(Invalid, "ID alice: checked with the empty ID", (p1, abc, &sig_alice, Some("")));
 
     // The empty ID (openssl without -pkeyopt distid:) differs from the default ID.
     let (big_file, big) = (&msgs[2].0, &msgs[2].1[..]);
     let k2 = &keys[2];
     let sig_empty = sign(dir, k2, big_file, None, "empty_id.der");
-    assert!(
-        openssl_verifies(dir, k2, big_file, None, "empty_id.der"),
-        "openssl verifies its empty-ID signature"
-    );
+    assert!(openssl_verifies(dir, k2, big_file, None, "empty_id.der"), "openssl verifies its empty-ID signature");
     assert!(
         !openssl_verifies(dir, k2, big_file, Some(DEFAULT_ID), "empty_id.der"),
         "openssl without -pkeyopt distid: is expected to use the EMPTY ID, not 1234567812345678"
     );
     let p2 = &k2.point[..];
-    b.sig(
-        Valid,
-        "empty ID: with id \"\"",
-        (p2, big, &sig_empty, Some("")),
-    );
-    b.sig(
-        Valid,
-        "empty ID: compressed key, with id \"\"",
-        (&k2.compressed(), big, &sig_empty, Some("")),
-    );
-    b.sig(
-        Invalid,
-        "empty ID: checked with no id (the default)",
-        (p2, big, &sig_empty, None),
-    );
-    b.sig(
-        Invalid,
-        "empty ID: checked with id 1234567812345678",
-        (p2, big, &sig_empty, Some(DEFAULT_ID)),
-    );
+    b.sig(Valid, "empty ID: with id \"\"", (p2, big, &sig_empty, Some("")));
+    b.sig(Valid, "empty ID: compressed key, with id \"\"", (&k2.compressed(), big, &sig_empty, Some("")));
+    b.sig(Invalid, "empty ID: checked with no id (the default)", (p2, big, &sig_empty, None));
+    b.sig(Invalid, "empty ID: checked with id 1234567812345678", (p2, big, &sig_empty, Some(DEFAULT_ID)));
     // ... and the default-ID signature: the explicit default ID is valid, the empty ID is not.
     let k0 = &keys[0];
     let (p0, der0) = (&k0.point[..], &sigs[0][1][..]);
-    b.sig(
-        Valid,
-        "default ID: with explicit id 1234567812345678",
-        (p0, abc, der0, Some(DEFAULT_ID)),
-    );
-    b.sig(
-        Invalid,
-        "default ID: checked with the empty ID",
-        (p0, abc, der0, Some("")),
-    );
+    b.sig(Valid, "default ID: with explicit id 1234567812345678", (p0, abc, der0, Some(DEFAULT_ID)));
+    b.sig(Invalid, "default ID: checked with the empty ID", (p0, abc, der0, Some("")));
     // An ID longer than ENTL (its length in bits, 16 bits) can say: 8192 bytes.
     let long_id = "x".repeat(8192);
-    b.sig(
-        Malformed,
-        "ID of 8192 bytes (too long)",
-        (p0, abc, der0, Some(&long_id)),
-    );
+    b.sig(Malformed, "ID of 8192 bytes (too long)", (p0, abc, der0, Some(&long_id)));
 
     // Malformed keys.
     let mut off_curve = k0.point;
@@ -779,16 +590,8 @@ fn build_vectors() -> Vec<Case> {
     b.line_reason("not JSON", "JSON", "this is not json".to_string());
     b.line_reason("a JSON array", "JSON", "[1, 2, 3]".to_string());
     b.line_reason("JSON cut short", "JSON", good[..good.len() - 1].to_string());
-    b.line_reason(
-        "missing field sig",
-        "sig",
-        json!({"pubkey": pk, "msg": msg}).to_string(),
-    );
-    b.line_reason(
-        "missing field pubkey",
-        "pubkey",
-        json!({"msg": msg, "sig": sig}).to_string(),
-    );
+    b.line_reason("missing field sig", "sig", json!({"pubkey": pk, "msg": msg}).to_string());
+    b.line_reason("missing field pubkey", "pubkey", json!({"msg": msg, "sig": sig}).to_string());
     let non_hex_msg = json!({"pubkey": pk, "msg": "zz", "sig": sig});
     b.line_reason("msg not hex", "msg", non_hex_msg.to_string());
     let non_hex_sig = json!({"pubkey": pk, "msg": msg, "sig": "0x3045"});
@@ -804,11 +607,7 @@ fn build_vectors() -> Vec<Case> {
     let misspelt = json!({"pubky": pk, "msg": msg, "sig": sig});
     b.line_reason("misspelt field pubky", "pubky", misspelt.to_string());
     // The good line again, with a CR before the newline, and last: still valid.
-    b.line(
-        Valid,
-        "good line with a CR before the newline",
-        format!("{good}\r"),
-    );
+    b.line(Valid, "good line with a CR before the newline", format!("{good}\r"));
     b.line(Valid, "good line after all the bad ones", good);
 
     b.cases
@@ -816,10 +615,7 @@ fn build_vectors() -> Vec<Case> {
 
 /// A path's last component (openssl runs in the temp dir and gets plain file names).
 fn file_name(path: &Path) -> String {
-    path.file_name()
-        .and_then(OsStr::to_str)
-        .expect("a UTF-8 file name")
-        .to_string()
+    path.file_name().and_then(OsStr::to_str).expect("a UTF-8 file name").to_string()
 }
 
 fn has_parity(keys: &[Key], parity: u8) -> bool {
@@ -849,17 +645,9 @@ fn input_bytes(cases: &[Case]) -> Vec<u8> {
 /// exit 0; the counts in the summary on stderr.
 fn check_verdicts(cases: &[Case], out: &Output, stdout: &str, run: &str) {
     let stderr = text(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{run}: exit {}; stderr:\n{stderr}",
-        out.status
-    );
+    assert!(out.status.success(), "{run}: exit {}; stderr:\n{stderr}", out.status);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(
-        lines.len(),
-        cases.len(),
-        "{run}: one output line per input line; stderr:\n{stderr}"
-    );
+    assert_eq!(lines.len(), cases.len(), "{run}: one output line per input line; stderr:\n{stderr}");
     let mut failures = String::new();
     for (i, (line, case)) in lines.iter().zip(cases).enumerate() {
         let v: Value = match serde_json::from_str(line) {
@@ -877,70 +665,39 @@ fn check_verdicts(cases: &[Case], out: &Output, stdout: &str, run: &str) {
         if obj.get("line").and_then(Value::as_u64) != Some(n) {
             let _ = writeln!(failures, "output line {n}: \"line\" should be {n}: {line}");
         }
-        let verdict = obj
-            .get("verdict")
-            .and_then(Value::as_str)
-            .unwrap_or("<none>");
+        let verdict = obj.get("verdict").and_then(Value::as_str).unwrap_or("<none>");
         if verdict != case.expect.as_str() {
-            let _ = writeln!(
-                failures,
-                "line {n} [{}]: expected {}, got {line}",
-                case.what,
-                case.expect.as_str()
-            );
+            let _ = writeln!(failures, "line {n} [{}]: expected {}, got {line}", case.what, case.expect.as_str());
         }
         match (case.expect, obj.get("reason")) {
             (Expect::Valid, None) => {}
             (Expect::Valid, Some(_)) => {
-                let _ = writeln!(
-                    failures,
-                    "line {n} [{}]: a valid verdict has no reason: {line}",
-                    case.what
-                );
+                let _ = writeln!(failures, "line {n} [{}]: a valid verdict has no reason: {line}", case.what);
             }
             (_, Some(Value::String(reason))) if !reason.trim().is_empty() => {
                 if let Some(word) = case.reason_has {
                     if !reason.contains(word) {
-                        let _ = writeln!(
-                            failures,
-                            "line {n} [{}]: reason should mention {word:?}: {line}",
-                            case.what
-                        );
+                        let _ = writeln!(failures, "line {n} [{}]: reason should mention {word:?}: {line}", case.what);
                     }
                 }
             }
             (_, _) => {
-                let _ = writeln!(
-                    failures,
-                    "line {n} [{}]: needs a non-empty reason: {line}",
-                    case.what
-                );
+                let _ = writeln!(failures, "line {n} [{}]: needs a non-empty reason: {line}", case.what);
             }
         }
-        let extra: Vec<&String> = obj
-            .keys()
-            .filter(|k| !["line", "verdict", "reason"].contains(&k.as_str()))
-            .collect();
+        let extra: Vec<&String> = obj.keys().filter(|k| !["line", "verdict", "reason"].contains(&k.as_str())).collect();
         if !extra.is_empty() {
             let _ = writeln!(failures, "line {n}: unexpected fields {extra:?}: {line}");
         }
     }
     assert!(failures.is_empty(), "{run}: wrong verdicts:\n{failures}");
     let count = |e: Expect| cases.iter().filter(|c| c.expect == e).count();
-    let (valid, invalid, malformed) = (
-        count(Expect::Valid),
-        count(Expect::Invalid),
-        count(Expect::Malformed),
-    );
+    let (valid, invalid, malformed) = (count(Expect::Valid), count(Expect::Invalid), count(Expect::Malformed));
     assert!(valid > 0 && invalid > 0 && malformed > 0);
-    for want in [
-        format!("verified {} lines", cases.len()),
-        format!("{valid} valid, {invalid} invalid, {malformed} malformed"),
-    ] {
-        assert!(
-            stderr.contains(&want),
-            "{run}: summary on stderr should contain {want:?}; stderr:\n{stderr}"
-        );
+    for want in
+        [format!("verified {} lines", cases.len()), format!("{valid} valid, {invalid} invalid, {malformed} malformed")]
+    {
+        assert!(stderr.contains(&want), "{run}: summary on stderr should contain {want:?}; stderr:\n{stderr}");
     }
 }
 
@@ -955,16 +712,8 @@ fn verify_openssl_vectors_from_file() {
     };
     let tmp = TempDir::new("verify-file");
     let input = tmp.write("in.jsonl", &input_bytes(cases));
-    let out = xinlian(
-        &["verify", "--backend", "cpu", "--input", arg(&input)],
-        None,
-    );
-    check_verdicts(
-        cases,
-        &out,
-        &text(&out.stdout),
-        "verify --backend cpu --input FILE",
-    );
+    let out = xinlian(&["verify", "--backend", "cpu", "--input", arg(&input)], None);
+    check_verdicts(cases, &out, &text(&out.stdout), "verify --backend cpu --input FILE");
 }
 
 #[test]
@@ -974,19 +723,9 @@ fn verify_openssl_vectors_from_stdin() {
     };
     let bytes = input_bytes(cases);
     let out = xinlian(&["verify", "--backend", "cpu"], Some(&bytes));
-    check_verdicts(
-        cases,
-        &out,
-        &text(&out.stdout),
-        "verify --backend cpu < FILE",
-    );
+    check_verdicts(cases, &out, &text(&out.stdout), "verify --backend cpu < FILE");
     let out = xinlian(&["verify", "--input", "-", "--output", "-"], Some(&bytes));
-    check_verdicts(
-        cases,
-        &out,
-        &text(&out.stdout),
-        "verify --input - --output - < FILE",
-    );
+    check_verdicts(cases, &out, &text(&out.stdout), "verify --input - --output - < FILE");
 }
 
 #[test]
@@ -1021,23 +760,10 @@ fn verify_openssl_vectors_to_output_file() {
     let output = tmp.path().join("out.jsonl");
     tmp.write("out.jsonl", b"stale content that must be replaced\n");
     let out = xinlian(
-        &[
-            "verify",
-            "--backend",
-            "cpu",
-            "--batch",
-            "7",
-            "--input",
-            arg(&input),
-            "--output",
-            arg(&output),
-        ],
+        &["verify", "--backend", "cpu", "--batch", "7", "--input", arg(&input), "--output", arg(&output)],
         None,
     );
-    assert!(
-        out.stdout.is_empty(),
-        "with --output FILE nothing goes to stdout"
-    );
+    assert!(out.stdout.is_empty(), "with --output FILE nothing goes to stdout");
     let written = std::fs::read_to_string(&output).expect("read --output file");
     check_verdicts(cases, &out, &written, "verify --output FILE");
 }
@@ -1055,11 +781,8 @@ fn verify_openssl_vectors_repeated_large_chunks() {
     }
     let tmp = TempDir::new("verify-many");
     let input = tmp.write("in.jsonl", &input_bytes(&many));
-    for extra in [
-        &["--threads", "2"][..],
-        &["--threads", "2", "--batch", "200"],
-        &["--threads", "1", "--batch", "129"],
-    ] {
+    for extra in [&["--threads", "2"][..], &["--threads", "2", "--batch", "200"], &["--threads", "1", "--batch", "129"]]
+    {
         let mut args = vec!["verify", "--input", arg(&input)];
         args.extend_from_slice(extra);
         let out = xinlian(&args, None);
@@ -1082,18 +805,9 @@ fn verify_last_line_without_newline() {
 #[test]
 fn verify_empty_input() {
     let out = xinlian(&["verify", "--backend", "cpu"], Some(b""));
-    assert!(
-        out.status.success(),
-        "empty input: exit {}; {}",
-        out.status,
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "empty input: exit {}; {}", out.status, text(&out.stderr));
     assert!(out.stdout.is_empty(), "empty input: no verdict lines");
-    assert!(
-        text(&out.stderr).contains("verified 0 lines"),
-        "summary: {}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("verified 0 lines"), "summary: {}", text(&out.stderr));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1107,12 +821,7 @@ const SM3_ABCD16: &str = "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcb
 /// The messages the hash tests use: empty, "abc", 1000 filler bytes, and the boundaries of
 /// one and two SM3 blocks (55, 56, 64, 119, 120, 128 bytes).
 fn hash_messages() -> Vec<Vec<u8>> {
-    let mut msgs = vec![
-        Vec::new(),
-        b"abc".to_vec(),
-        filler(1000, 1000),
-        b"abcd".repeat(16),
-    ];
+    let mut msgs = vec![Vec::new(), b"abc".to_vec(), filler(1000, 1000), b"abcd".repeat(16)];
     for len in [1, 55, 56, 63, 64, 65, 119, 120, 128] {
         msgs.push(filler(u64::try_from(len).expect("fits"), len));
     }
@@ -1132,12 +841,7 @@ fn hex_lines(msgs: &[Vec<u8>]) -> Vec<u8> {
 fn hash_known_answers() {
     let msgs = [b"abc".to_vec(), b"abcd".repeat(16)];
     let out = xinlian(&["hash", "--backend", "cpu"], Some(&hex_lines(&msgs)));
-    assert!(
-        out.status.success(),
-        "exit {}: {}",
-        out.status,
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "exit {}: {}", out.status, text(&out.stderr));
     let stdout = text(&out.stdout);
     assert_eq!(stdout.lines().collect::<Vec<_>>(), [SM3_ABC, SM3_ABCD16]);
 }
@@ -1155,11 +859,7 @@ fn hash_matches_openssl_dgst() {
         tmp.write(&name, m);
         // openssl dgst -sm3 -r m{i}.bin   (prints "DIGEST *m{i}.bin")
         let line = text(&openssl(tmp.path(), &["dgst", "-sm3", "-r", &name]));
-        let digest = line
-            .split_whitespace()
-            .next()
-            .expect("openssl dgst output")
-            .to_ascii_lowercase();
+        let digest = line.split_whitespace().next().expect("openssl dgst output").to_ascii_lowercase();
         assert_eq!(digest.len(), 64, "openssl dgst -sm3 output: {line}");
         expected.push(digest);
     }
@@ -1167,28 +867,12 @@ fn hash_matches_openssl_dgst() {
     let input = tmp.write("in.hex", &hex_lines(&msgs));
     let out_file = tmp.path().join("out.txt");
     for (how, out) in [
-        (
-            "--input FILE",
-            xinlian(&["hash", "--backend", "cpu", "--input", arg(&input)], None),
-        ),
-        (
-            "stdin",
-            xinlian(&["hash", "--backend", "cpu"], Some(&hex_lines(&msgs))),
-        ),
-        (
-            "--output FILE",
-            xinlian(
-                &["hash", "--input", arg(&input), "--output", arg(&out_file)],
-                None,
-            ),
-        ),
+        ("--input FILE", xinlian(&["hash", "--backend", "cpu", "--input", arg(&input)], None)),
+        ("stdin", xinlian(&["hash", "--backend", "cpu"], Some(&hex_lines(&msgs)))),
+        ("--output FILE", xinlian(&["hash", "--input", arg(&input), "--output", arg(&out_file)], None)),
     ] {
         let stderr = text(&out.stderr);
-        assert!(
-            out.status.success(),
-            "hash {how}: exit {}: {stderr}",
-            out.status
-        );
+        assert!(out.status.success(), "hash {how}: exit {}: {stderr}", out.status);
         let stdout = if how == "--output FILE" {
             assert!(out.stdout.is_empty());
             std::fs::read_to_string(&out_file).expect("read hash output file")
@@ -1196,34 +880,19 @@ fn hash_matches_openssl_dgst() {
             text(&out.stdout)
         };
         let got: Vec<&str> = stdout.lines().collect();
-        assert_eq!(
-            got, expected,
-            "hash {how}: digests differ from openssl dgst -sm3"
-        );
-        assert!(
-            stderr.contains(&format!("hashed {} lines", msgs.len())),
-            "hash {how}: summary: {stderr}"
-        );
+        assert_eq!(got, expected, "hash {how}: digests differ from openssl dgst -sm3");
+        assert!(stderr.contains(&format!("hashed {} lines", msgs.len())), "hash {how}: summary: {stderr}");
     }
 }
 
 #[test]
 fn hash_stops_at_a_non_hex_line() {
     // Upper-case hex is hex; "xyz" is not (line 4); the line after it is never hashed.
-    let input = format!(
-        "616263\n\n{}\nxyz\n616263\n",
-        hex::encode_upper(b"abcd".repeat(16))
-    );
+    let input = format!("616263\n\n{}\nxyz\n616263\n", hex::encode_upper(b"abcd".repeat(16)));
     let out = xinlian(&["hash", "--backend", "cpu"], Some(input.as_bytes()));
     let stderr = text(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "a non-hex line must fail the run; stderr: {stderr}"
-    );
-    assert!(
-        stderr.contains("line 4"),
-        "the error names the line: {stderr}"
-    );
+    assert!(!out.status.success(), "a non-hex line must fail the run; stderr: {stderr}");
+    assert!(stderr.contains("line 4"), "the error names the line: {stderr}");
     let empty = "1ab21d8355cfa17f8e61194831e81a8f22bec8c728fefb747ed035eb5082aa2b";
     assert_eq!(
         text(&out.stdout).lines().collect::<Vec<_>>(),
@@ -1234,14 +903,8 @@ fn hash_stops_at_a_non_hex_line() {
     // An odd number of hex digits is not hex either; the first line can be the bad one.
     let out = xinlian(&["hash"], Some(b"abc\n616263\n"));
     let stderr = text(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "odd-length hex must fail; stderr: {stderr}"
-    );
-    assert!(
-        stderr.contains("line 1"),
-        "the error names line 1: {stderr}"
-    );
+    assert!(!out.status.success(), "odd-length hex must fail; stderr: {stderr}");
+    assert!(stderr.contains("line 1"), "the error names line 1: {stderr}");
     assert!(out.stdout.is_empty(), "no digest before line 1");
 }
 
@@ -1254,16 +917,9 @@ fn hash_stops_at_a_non_hex_line_after_many() {
     let out = xinlian(&["hash"], Some(input.as_bytes()));
     let stderr = text(&out.stderr);
     assert!(!out.status.success(), "stderr: {stderr}");
-    assert!(
-        stderr.contains(&format!("line {}", good + 1)),
-        "the error names the line: {stderr}"
-    );
+    assert!(stderr.contains(&format!("line {}", good + 1)), "the error names the line: {stderr}");
     let stdout = text(&out.stdout);
-    assert_eq!(
-        stdout.lines().count(),
-        good,
-        "every digest before the bad line"
-    );
+    assert_eq!(stdout.lines().count(), good, "every digest before the bad line");
     assert!(stdout.lines().all(|l| l == SM3_ABC));
 }
 
@@ -1275,19 +931,9 @@ fn hash_stops_at_a_non_hex_line_after_many() {
 fn run_is_a_placeholder_for_now() {
     let out = xinlian(&["run"], None);
     let stderr = text(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "xinlian run must not pretend to run a node"
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "xinlian run exit code; stderr: {stderr}"
-    );
-    assert!(
-        stderr.contains("not built yet"),
-        "xinlian run says the node is not built yet: {stderr}"
-    );
+    assert!(!out.status.success(), "xinlian run must not pretend to run a node");
+    assert_eq!(out.status.code(), Some(2), "xinlian run exit code; stderr: {stderr}");
+    assert!(stderr.contains("not built yet"), "xinlian run says the node is not built yet: {stderr}");
 }
 
 #[test]
@@ -1299,31 +945,13 @@ fn help_exits_zero() {
         assert!(help.contains(word), "xinlian --help lists {word}: {help}");
     }
     let out = xinlian(&["verify", "--help"], None);
-    assert!(
-        out.status.success(),
-        "xinlian verify --help: exit {}",
-        out.status
-    );
+    assert!(out.status.success(), "xinlian verify --help: exit {}", out.status);
     let help = text(&out.stdout);
-    for word in [
-        "--backend",
-        "--threads",
-        "--input",
-        "--output",
-        "--batch",
-        "pubkey",
-    ] {
-        assert!(
-            help.contains(word),
-            "xinlian verify --help mentions {word}: {help}"
-        );
+    for word in ["--backend", "--threads", "--input", "--output", "--batch", "pubkey"] {
+        assert!(help.contains(word), "xinlian verify --help mentions {word}: {help}");
     }
     let out = xinlian(&["hash", "--help"], None);
-    assert!(
-        out.status.success(),
-        "xinlian hash --help: exit {}",
-        out.status
-    );
+    assert!(out.status.success(), "xinlian hash --help: exit {}", out.status);
     assert!(text(&out.stdout).contains("--input"));
 }
 
@@ -1340,10 +968,7 @@ fn unknown_backend_lists_the_valid_ones() {
         let out = xinlian(&[sub, "--backend", "nosuch"], Some(b""));
         let stderr = text(&out.stderr);
         assert!(!out.status.success(), "{sub} --backend nosuch must fail");
-        assert!(
-            stderr.contains("nosuch"),
-            "{sub}: the error names the bad value: {stderr}"
-        );
+        assert!(stderr.contains("nosuch"), "{sub}: the error names the bad value: {stderr}");
         assert!(
             stderr.contains("possible values") && stderr.contains("cpu"),
             "{sub}: the error lists the backends: {stderr}"
@@ -1359,17 +984,8 @@ fn missing_input_file_is_named() {
     for sub in ["verify", "hash"] {
         let out = xinlian(&[sub, "--input", arg(&path)], None);
         let stderr = text(&out.stderr);
-        assert!(
-            !out.status.success(),
-            "{sub} with a missing input must fail"
-        );
-        assert!(
-            stderr.contains(arg(&path)),
-            "{sub}: the error names the path: {stderr}"
-        );
-        assert!(
-            !stderr.contains("panicked"),
-            "{sub}: an error, not a panic: {stderr}"
-        );
+        assert!(!out.status.success(), "{sub} with a missing input must fail");
+        assert!(stderr.contains(arg(&path)), "{sub}: the error names the path: {stderr}");
+        assert!(!stderr.contains("panicked"), "{sub}: an error, not a panic: {stderr}");
     }
 }

@@ -30,11 +30,7 @@ pub struct CpuBackend {
 impl CpuBackend {
     /// A backend using `threads` threads (0: every core the OS gives this process).
     pub fn new(threads: usize) -> CpuBackend {
-        let threads = if threads == 0 {
-            thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            threads
-        };
+        let threads = if threads == 0 { thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
         sm2::warm_up();
         CpuBackend {
             info: BackendInfo {
@@ -59,7 +55,12 @@ impl CpuBackend {
     }
 
     /// Run `work` over contiguous runs of `items` on up to `threads` threads, in order.
-    fn spread<T: Sync, R: Send>(&self, items: &[T], min_per_thread: usize, work: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
+    fn spread<T: Sync, R: Send>(
+        &self,
+        items: &[T],
+        min_per_thread: usize,
+        work: impl Fn(&[T]) -> Vec<R> + Sync,
+    ) -> Vec<R> {
         let threads = self.threads.min(items.len() / min_per_thread.max(1)).max(1);
         if threads == 1 {
             return work(items);
@@ -147,4 +148,3 @@ impl Backend for CpuBackend {
         self_test::run(self)
     }
 }
-

@@ -12,12 +12,8 @@
 //! more 64x64 multiplications: a reduction costs no multiplication at all.
 
 /// The prime p, little-endian limbs.
-pub(crate) const P: [u64; 4] = [
-    0xFFFF_FFFF_FFFF_FFFF,
-    0xFFFF_FFFF_0000_0000,
-    0xFFFF_FFFF_FFFF_FFFF,
-    0xFFFF_FFFE_FFFF_FFFF,
-];
+pub(crate) const P: [u64; 4] =
+    [0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FFFF_0000_0000, 0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FFFE_FFFF_FFFF];
 
 /// R^2 mod p, to enter Montgomery form (R = 2^256; checked against a computation in the tests).
 const R2: [u64; 4] = [0x0000_0002_0000_0003, 0x0000_0002_FFFF_FFFF, 0x0000_0001_0000_0001, 0x0000_0004_0000_0002];
@@ -394,12 +390,8 @@ impl Fe {
     /// A square root, if one exists. p = 3 mod 4, so sqrt(a) = a^((p+1)/4) when a is a square.
     pub fn sqrt(&self) -> Option<Fe> {
         // (p + 1) / 4, little-endian limbs.
-        const EXP: [u64; 4] = [
-            0x4000_0000_0000_0000,
-            0xFFFF_FFFF_C000_0000,
-            0xFFFF_FFFF_FFFF_FFFF,
-            0x3FFF_FFFF_BFFF_FFFF,
-        ];
+        const EXP: [u64; 4] =
+            [0x4000_0000_0000_0000, 0xFFFF_FFFF_C000_0000, 0xFFFF_FFFF_FFFF_FFFF, 0x3FFF_FFFF_BFFF_FFFF];
         let r = self.pow_vartime(&EXP);
         if r.square() == *self {
             Some(r)
@@ -441,12 +433,7 @@ mod tests {
         let (p1_2, c) = adc(P[2], 0, c);
         let (p1_3, _) = adc(P[3], 0, c);
         let l = [p1_0, p1_1, p1_2, p1_3];
-        let q = [
-            (l[0] >> 2) | (l[1] << 62),
-            (l[1] >> 2) | (l[2] << 62),
-            (l[2] >> 2) | (l[3] << 62),
-            l[3] >> 2,
-        ];
+        let q = [(l[0] >> 2) | (l[1] << 62), (l[1] >> 2) | (l[2] << 62), (l[2] >> 2) | (l[3] << 62), l[3] >> 2];
         let four = Fe::from_canonical_limbs([4, 0, 0, 0]);
         assert_eq!(four.pow_vartime(&q), four.sqrt().expect("4 is a square"));
         assert_eq!(four.sqrt().expect("square").square(), four);

@@ -273,11 +273,7 @@ impl PointV {
     unsafe fn lane(&self, l: usize) -> JacobianPoint {
         let (x, y, z) = (self.x.to_lanes(), self.y.to_lanes(), self.z.to_lanes());
         let pick = |v: &[[u64; WIDTH]; 5]| fe_from52([v[0][l], v[1][l], v[2][l], v[3][l], v[4][l]]);
-        JacobianPoint {
-            x: pick(&x),
-            y: pick(&y),
-            z: pick(&z),
-        }
+        JacobianPoint { x: pick(&x), y: pick(&y), z: pick(&z) }
     }
 
     #[target_feature(enable = "avx512f,avx512ifma")]
@@ -414,7 +410,11 @@ unsafe fn add_split_digits(
         let mut offsets = [0i64; WIDTH];
         for l in 0..WIDTH {
             let d = if o == per_chunk {
-                if c == 7 { i16::from(carry[l]) } else { 0 }
+                if c == 7 {
+                    i16::from(carry[l])
+                } else {
+                    0
+                }
             } else {
                 digits[l][c * per_chunk + o]
             };
@@ -511,7 +511,11 @@ pub(crate) fn warm_up() {
 /// # Safety
 /// The CPU must support AVX-512F and AVX-512 IFMA ([`available`]).
 #[target_feature(enable = "avx512f,avx512ifma")]
-pub(crate) unsafe fn lincomb8_vartime(s: &[Scalar; WIDTH], t: &[Scalar; WIDTH], keys: &[AffinePoint; WIDTH]) -> [JacobianPoint; WIDTH] {
+pub(crate) unsafe fn lincomb8_vartime(
+    s: &[Scalar; WIDTH],
+    t: &[Scalar; WIDTH],
+    keys: &[AffinePoint; WIDTH],
+) -> [JacobianPoint; WIDTH] {
     let g = g_table();
 
     // Recode. Signed digits for P (window 5) and G (window 8, split in 8 chunks of 32 bits).

@@ -56,11 +56,7 @@ impl AffinePoint {
             expected: "65 (uncompressed) or 33 (compressed) bytes",
             got: 0,
         })?;
-        let wrong_length = |expected| Error::InvalidLength {
-            what: "public key",
-            expected,
-            got: bytes.len(),
-        };
+        let wrong_length = |expected| Error::InvalidLength { what: "public key", expected, got: bytes.len() };
         match prefix {
             0x04 => {
                 let (x, y) = rest
@@ -70,9 +66,7 @@ impl AffinePoint {
                 AffinePoint::from_coordinates(x, y)
             }
             0x02 | 0x03 => {
-                let x: &[u8; 32] = rest
-                    .try_into()
-                    .map_err(|_| wrong_length("33 bytes for prefix 02/03"))?;
+                let x: &[u8; 32] = rest.try_into().map_err(|_| wrong_length("33 bytes for prefix 02/03"))?;
                 let x = Fe::from_bytes(x).ok_or(Error::NonCanonicalCoordinate("x"))?;
                 let rhs = x.square().mul(&x).add(&Fe::A.mul(&x)).add(&Fe::B);
                 let mut y = rhs.sqrt().ok_or(Error::NotOnCurve)?;
@@ -122,27 +116,16 @@ impl AffinePoint {
     /// -P.
     #[inline(always)]
     pub(crate) fn neg(&self) -> AffinePoint {
-        AffinePoint {
-            x: self.x,
-            y: self.y.neg(),
-        }
+        AffinePoint { x: self.x, y: self.y.neg() }
     }
 }
 
 impl JacobianPoint {
-    pub(crate) const IDENTITY: JacobianPoint = JacobianPoint {
-        x: Fe::ONE,
-        y: Fe::ONE,
-        z: Fe::ZERO,
-    };
+    pub(crate) const IDENTITY: JacobianPoint = JacobianPoint { x: Fe::ONE, y: Fe::ONE, z: Fe::ZERO };
 
     #[inline]
     pub(crate) fn from_affine(p: &AffinePoint) -> JacobianPoint {
-        JacobianPoint {
-            x: p.x,
-            y: p.y,
-            z: Fe::ONE,
-        }
+        JacobianPoint { x: p.x, y: p.y, z: Fe::ONE }
     }
 
     #[inline(always)]
@@ -153,11 +136,7 @@ impl JacobianPoint {
     /// -P.
     #[inline(always)]
     pub(crate) fn neg(&self) -> JacobianPoint {
-        JacobianPoint {
-            x: self.x,
-            y: self.y.neg(),
-            z: self.z,
-        }
+        JacobianPoint { x: self.x, y: self.y.neg(), z: self.z }
     }
 
     /// The affine point, or `None` for the identity. One inversion.
@@ -168,10 +147,7 @@ impl JacobianPoint {
         }
         let zinv = self.z.invert();
         let zinv2 = zinv.square();
-        Some(AffinePoint {
-            x: self.x.mul(&zinv2),
-            y: self.y.mul(&zinv2.mul(&zinv)),
-        })
+        Some(AffinePoint { x: self.x.mul(&zinv2), y: self.y.mul(&zinv2.mul(&zinv)) })
     }
 
     /// Many points to affine with one shared inversion. Every input must not be the identity.
@@ -183,10 +159,7 @@ impl JacobianPoint {
             .zip(zs)
             .map(|(p, zinv)| {
                 let zinv2 = zinv.square();
-                AffinePoint {
-                    x: p.x.mul(&zinv2),
-                    y: p.y.mul(&zinv2.mul(&zinv)),
-                }
+                AffinePoint { x: p.x.mul(&zinv2), y: p.y.mul(&zinv2.mul(&zinv)) }
             })
             .collect()
     }
@@ -221,11 +194,7 @@ impl JacobianPoint {
         let r = s2.sub(&self.y).double();
         if h.is_zero() {
             // Same x: either the same point (double) or its negation (identity).
-            return if r.is_zero() {
-                self.double()
-            } else {
-                JacobianPoint::IDENTITY
-            };
+            return if r.is_zero() { self.double() } else { JacobianPoint::IDENTITY };
         }
         let hh = h.square();
         let i = hh.double().double();
@@ -255,11 +224,7 @@ impl JacobianPoint {
         let h = u2.sub(&u1);
         let r = s2.sub(&s1).double();
         if h.is_zero() {
-            return if r.is_zero() {
-                self.double()
-            } else {
-                JacobianPoint::IDENTITY
-            };
+            return if r.is_zero() { self.double() } else { JacobianPoint::IDENTITY };
         }
         let i = h.double().square();
         let j = h.mul(&i);
@@ -312,9 +277,7 @@ pub(crate) fn double_lanes(ps: &mut [JacobianPoint]) {
         gamma[i] = gamma[i].square();
     }
     for i in 0..n {
-        ps[i].y = alpha[i]
-            .mul(&beta4[i].sub(&ps[i].x))
-            .sub(&gamma[i].double().double().double());
+        ps[i].y = alpha[i].mul(&beta4[i].sub(&ps[i].x)).sub(&gamma[i].double().double().double());
     }
 }
 

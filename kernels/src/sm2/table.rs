@@ -56,11 +56,7 @@ impl SplitTable {
         }
         // None of these is the identity: every multiple is below the group order n.
         let points = JacobianPoint::batch_to_affine(&jacobian);
-        SplitTable {
-            chunks,
-            width,
-            points,
-        }
+        SplitTable { chunks, width, points }
     }
 
     #[inline(always)]
@@ -123,14 +119,11 @@ impl PublicKeyTable {
     /// Precompute the table for `key`.
     pub fn new(key: &AffinePoint) -> PublicKeyTable {
         #[cfg(target_arch = "x86_64")]
-        let ifma = (super::verify::verify_path() == super::verify::VerifyPath::Ifma).then(|| super::ifma::key_table(key));
+        let ifma =
+            (super::verify::verify_path() == super::verify::VerifyPath::Ifma).then(|| super::ifma::key_table(key));
         #[cfg(not(target_arch = "x86_64"))]
         let ifma = None;
-        PublicKeyTable {
-            key: *key,
-            table: SplitTable::new(key, KEY_CHUNKS, KEY_WIDTH),
-            ifma,
-        }
+        PublicKeyTable { key: *key, table: SplitTable::new(key, KEY_CHUNKS, KEY_WIDTH), ifma }
     }
 
     /// The public key this table is for.

@@ -75,12 +75,7 @@ pub fn message_digest(z: &Digest, msg: &[u8]) -> Digest {
 
 /// Verify (r, s) over the message digest e with a public key (steps B1, B2, B5-B7; the
 /// caller did B3-B4 with [`message_digest`]). `r`, `s`, `e` are 32-byte big-endian integers.
-pub fn verify_prehashed_vartime(
-    key: &AffinePoint,
-    e: &[u8; 32],
-    r: &[u8; 32],
-    s: &[u8; 32],
-) -> Result<(), Rejection> {
+pub fn verify_prehashed_vartime(key: &AffinePoint, e: &[u8; 32], r: &[u8; 32], s: &[u8; 32]) -> Result<(), Rejection> {
     let mut out = [Ok(())];
     verify_batch_vartime(&[Prehashed { key: KeyRef::Cold(key), e, r, s }], &mut out);
     out[0]
@@ -173,9 +168,8 @@ pub fn verify_batch_with_path(items: &[Prehashed<'_>], out: &mut [Result<(), Rej
     let hot = if path == VerifyPath::Ifma {
         // Hot keys whose table has no IFMA layout (built while the portable path was
         // selected) stay portable.
-        let (with, without): (Vec<Pending<'_>>, Vec<Pending<'_>>) = hot
-            .into_iter()
-            .partition(|p| matches!(p.key, KeyRef::Table(t) if t.ifma.is_some()));
+        let (with, without): (Vec<Pending<'_>>, Vec<Pending<'_>>) =
+            hot.into_iter().partition(|p| matches!(p.key, KeyRef::Table(t) if t.ifma.is_some()));
         let mut groups = with.chunks_exact(super::ifma::WIDTH);
         for group in groups.by_ref() {
             let s: [Scalar; super::ifma::WIDTH] = core::array::from_fn(|l| group[l].s);
@@ -255,13 +249,9 @@ struct Pending<'a> {
 /// Steps B1, B2, B5: (s, t, e mod n, r).
 fn precheck(item: &Prehashed<'_>) -> Result<(Scalar, Scalar, Scalar, Scalar), Rejection> {
     // B1: r' in [1, n-1].
-    let r = Scalar::from_bytes(item.r)
-        .filter(|r| !r.is_zero())
-        .ok_or(Rejection::ROutOfRange)?;
+    let r = Scalar::from_bytes(item.r).filter(|r| !r.is_zero()).ok_or(Rejection::ROutOfRange)?;
     // B2: s' in [1, n-1].
-    let s = Scalar::from_bytes(item.s)
-        .filter(|s| !s.is_zero())
-        .ok_or(Rejection::SOutOfRange)?;
+    let s = Scalar::from_bytes(item.s).filter(|s| !s.is_zero()).ok_or(Rejection::SOutOfRange)?;
     // B3, B4: e' = SM3(Z_A ‖ M'), done by the caller; reduced mod n for B7.
     let e = Scalar::reduce_bytes(item.e);
     // B5: t = (r' + s') mod n; t = 0 fails.
@@ -306,7 +296,8 @@ fn lincomb_lanes_vartime(group: &[Pending<'_>]) -> [JacobianPoint; LANES] {
                 let table = &t.table;
                 debug_assert_eq!(table.chunks, KEY_CHUNKS);
                 for (c, digits) in hot_digits[l].iter_mut().enumerate() {
-                    top = top.max(wnaf_vartime(&p.t.0, c * table.chunk_bits(), table.chunk_bits(), table.width, digits));
+                    top =
+                        top.max(wnaf_vartime(&p.t.0, c * table.chunk_bits(), table.chunk_bits(), table.width, digits));
                 }
                 tables[l] = Some(table);
             }
@@ -442,7 +433,11 @@ mod tests {
         let cold = lincomb_lanes_vartime(&[pending(KeyRef::Cold(&p))])[0].to_affine();
         let hot = lincomb_lanes_vartime(&[pending(KeyRef::Table(&table))])[0].to_affine();
         // Mixed lanes in one group give the same answers.
-        let mixed = lincomb_lanes_vartime(&[pending(KeyRef::Table(&table)), pending(KeyRef::Cold(&p)), pending(KeyRef::Cold(&g))]);
+        let mixed = lincomb_lanes_vartime(&[
+            pending(KeyRef::Table(&table)),
+            pending(KeyRef::Cold(&p)),
+            pending(KeyRef::Cold(&g)),
+        ]);
         assert_eq!(mixed[0].to_affine(), hot);
         assert_eq!(mixed[1].to_affine(), cold);
         // Reference: double-and-add over s*G and t*P separately.

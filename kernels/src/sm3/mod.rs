@@ -15,7 +15,4 @@ pub const BLOCK_SIZE: usize = 64;
 pub type Digest = [u8; DIGEST_SIZE];
 
 pub use scalar::{digest, Sm3};
-pub use simd::{
-    available_paths, digest_batch, digest_batch_with, selected_path, simd_lanes, SimdPath,
-    SIMD_PATH_ENV,
-};
+pub use simd::{available_paths, digest_batch, digest_batch_with, selected_path, simd_lanes, SimdPath, SIMD_PATH_ENV};

@@ -21,16 +21,8 @@ use super::{Digest, BLOCK_SIZE, DIGEST_SIZE};
 
 /// GB/T 32905 §4.1 "初始值" (initial value) IV = 7380166f 4914b2b9 172442d7 da8a0600
 /// a96f30bc 163138aa e38dee4d b0fb0e4e.
-pub(crate) const IV: [u32; 8] = [
-    0x7380_166f,
-    0x4914_b2b9,
-    0x1724_42d7,
-    0xda8a_0600,
-    0xa96f_30bc,
-    0x1631_38aa,
-    0xe38d_ee4d,
-    0xb0fb_0e4e,
-];
+pub(crate) const IV: [u32; 8] =
+    [0x7380_166f, 0x4914_b2b9, 0x1724_42d7, 0xda8a_0600, 0xa96f_30bc, 0x1631_38aa, 0xe38d_ee4d, 0xb0fb_0e4e];
 
 /// GB/T 32905 §4.2 "常量" (constants) T_j, already rotated as the compression function
 /// uses them: `T_ROTATED[j] = T_j <<< (j mod 32)`, with T_j = 79cc4519 for 0 <= j <= 15
@@ -106,12 +98,8 @@ macro_rules! round {
         let a12 = $a.rotate_left(12);
         let ss1 = (a12.wrapping_add(T_ROTATED[$j]).wrapping_add($e)).rotate_left(7);
         let ss2 = ss1 ^ a12;
-        let tt1 = ($d.wrapping_add($wp!($j)))
-            .wrapping_add($ff($a, $b, $c))
-            .wrapping_add(ss2);
-        let tt2 = ($h.wrapping_add($w!($j)))
-            .wrapping_add($gg($e, $f, $g))
-            .wrapping_add(ss1);
+        let tt1 = ($d.wrapping_add($wp!($j))).wrapping_add($ff($a, $b, $c)).wrapping_add(ss2);
+        let tt2 = ($h.wrapping_add($w!($j))).wrapping_add($gg($e, $f, $g)).wrapping_add(ss1);
         $b = $b.rotate_left(9);
         $f = $f.rotate_left(19);
         $d = tt1;
@@ -183,9 +171,7 @@ fn compress_block_portable(state: &mut [u32; 8], block: &[u8; BLOCK_SIZE]) {
     macro_rules! expand {
         ($j:expr) => {
             for n in ($j + 4).max(16)..$j + 8 {
-                w[n] = p1(w[n - 16] ^ w[n - 9] ^ w[n - 3].rotate_left(15))
-                    ^ w[n - 13].rotate_left(7)
-                    ^ w[n - 6];
+                w[n] = p1(w[n - 16] ^ w[n - 9] ^ w[n - 3].rotate_left(15)) ^ w[n - 13].rotate_left(7) ^ w[n - 6];
             }
         };
     }
@@ -212,9 +198,9 @@ fn compress_block_portable(state: &mut [u32; 8], block: &[u8; BLOCK_SIZE]) {
 #[cfg(target_arch = "x86_64")]
 mod sse2 {
     use core::arch::x86_64::{
-        __m128i, _mm_loadu_si128, _mm_or_si128, _mm_setzero_si128, _mm_shufflehi_epi16,
-        _mm_shufflelo_epi16, _mm_slli_epi16, _mm_slli_epi32, _mm_slli_si128, _mm_srli_epi16,
-        _mm_srli_epi32, _mm_srli_si128, _mm_storeu_si128, _mm_xor_si128,
+        __m128i, _mm_loadu_si128, _mm_or_si128, _mm_setzero_si128, _mm_shufflehi_epi16, _mm_shufflelo_epi16,
+        _mm_slli_epi16, _mm_slli_epi32, _mm_slli_si128, _mm_srli_epi16, _mm_srli_epi32, _mm_srli_si128,
+        _mm_storeu_si128, _mm_xor_si128,
     };
 
     use super::BLOCK_SIZE;
@@ -373,11 +359,7 @@ pub(crate) fn compress(state: &mut [u32; 8], blocks: &[u8]) {
 /// padded blocks into `tail` (in place, so the multi-buffer lanes need no copy) and
 /// returns how many are used: 1, or 2 when `rest` is 56 bytes or more.
 #[inline]
-pub(crate) fn pad_tail_into(
-    tail: &mut [[u8; BLOCK_SIZE]; 2],
-    rest: &[u8],
-    total_len: u64,
-) -> usize {
+pub(crate) fn pad_tail_into(tail: &mut [[u8; BLOCK_SIZE]; 2], rest: &[u8], total_len: u64) -> usize {
     debug_assert!(rest.len() < BLOCK_SIZE);
     *tail = [[0u8; BLOCK_SIZE]; 2];
     let used = rest.len().min(BLOCK_SIZE - 1);
@@ -443,12 +425,7 @@ impl Sm3 {
     /// A hasher with no input yet.
     #[must_use]
     pub fn new() -> Self {
-        Self {
-            state: IV,
-            buffer: [0; BLOCK_SIZE],
-            buffered: 0,
-            length: 0,
-        }
+        Self { state: IV, buffer: [0; BLOCK_SIZE], buffered: 0, length: 0 }
     }
 
     /// Appends `data` to the message.
@@ -492,9 +469,7 @@ impl Default for Sm3 {
 impl core::fmt::Debug for Sm3 {
     /// Shows only how much has been hashed: the chaining value is not for printing.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Sm3")
-            .field("length", &self.length)
-            .finish_non_exhaustive()
+        f.debug_struct("Sm3").field("length", &self.length).finish_non_exhaustive()
     }
 }
 

@@ -155,10 +155,7 @@ fn cpu_features() -> CpuFeatures {
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            CpuFeatures {
-                avx2: false,
-                avx512: false,
-            }
+            CpuFeatures { avx2: false, avx512: false }
         }
     })
 }
@@ -167,10 +164,7 @@ fn cpu_features() -> CpuFeatures {
 /// Ignores [`SIMD_PATH_ENV`], so tests can run every path the machine has.
 #[must_use]
 pub fn available_paths() -> Vec<SimdPath> {
-    [SimdPath::Scalar, SimdPath::Avx2, SimdPath::Avx512]
-        .into_iter()
-        .filter(|path| path.is_available())
-        .collect()
+    [SimdPath::Scalar, SimdPath::Avx2, SimdPath::Avx512].into_iter().filter(|path| path.is_available()).collect()
 }
 
 /// The path [`digest_batch`] uses: the widest the CPU has, or the narrower one asked for
@@ -179,10 +173,8 @@ pub fn available_paths() -> Vec<SimdPath> {
 pub fn selected_path() -> SimdPath {
     static SELECTED: OnceLock<SimdPath> = OnceLock::new();
     *SELECTED.get_or_init(|| {
-        let requested = std::env::var(SIMD_PATH_ENV)
-            .ok()
-            .and_then(|name| SimdPath::from_name(&name))
-            .unwrap_or(SimdPath::Avx512);
+        let requested =
+            std::env::var(SIMD_PATH_ENV).ok().and_then(|name| SimdPath::from_name(&name)).unwrap_or(SimdPath::Avx512);
         requested.or_narrower_available()
     })
 }
@@ -213,29 +205,21 @@ pub fn digest_batch_with(msgs: &[&[u8]], path: SimdPath) -> Vec<Digest> {
             }
         }
         #[cfg(target_arch = "x86_64")]
-        SimdPath::Avx512 => hash_in_lanes::<16>(
-            msgs,
-            &mut out,
-            avx512::SCALAR_BLOCKS_PER_STEP,
-            |state, blocks, fresh| {
+        SimdPath::Avx512 => {
+            hash_in_lanes::<16>(msgs, &mut out, avx512::SCALAR_BLOCKS_PER_STEP, |state, blocks, fresh| {
                 // SAFETY: `or_narrower_available` returned Avx512 only because
                 // `is_x86_feature_detected!` found avx512f and avx512bw on this CPU, the
                 // exact features `avx512::compress` is compiled for.
                 unsafe { avx512::compress(state, blocks, fresh) }
-            },
-        ),
+            })
+        }
         #[cfg(target_arch = "x86_64")]
-        SimdPath::Avx2 => hash_in_lanes::<8>(
-            msgs,
-            &mut out,
-            avx2::SCALAR_BLOCKS_PER_STEP,
-            |state, blocks, fresh| {
-                // SAFETY: `or_narrower_available` returned Avx2 only because
-                // `is_x86_feature_detected!("avx2")` is true on this CPU, the feature
-                // `avx2::compress` is compiled for.
-                unsafe { avx2::compress(state, blocks, fresh) }
-            },
-        ),
+        SimdPath::Avx2 => hash_in_lanes::<8>(msgs, &mut out, avx2::SCALAR_BLOCKS_PER_STEP, |state, blocks, fresh| {
+            // SAFETY: `or_narrower_available` returned Avx2 only because
+            // `is_x86_feature_detected!("avx2")` is true on this CPU, the feature
+            // `avx2::compress` is compiled for.
+            unsafe { avx2::compress(state, blocks, fresh) }
+        }),
         // Off x86_64 no wide path is ever available, so this arm is never taken.
         #[cfg(not(target_arch = "x86_64"))]
         SimdPath::Avx2 | SimdPath::Avx512 => {
@@ -252,11 +236,7 @@ pub fn digest_batch_with(msgs: &[&[u8]], path: SimdPath) -> Vec<Digest> {
 fn padded_blocks(len: usize) -> usize {
     // The 0x80 byte and the 8-byte length fit after the last partial block's bytes
     // only when fewer than 56 of them are left.
-    let tail_blocks = if len % BLOCK_SIZE < BLOCK_SIZE - 8 {
-        1
-    } else {
-        2
-    };
+    let tail_blocks = if len % BLOCK_SIZE < BLOCK_SIZE - 8 { 1 } else { 2 };
     len / BLOCK_SIZE + tail_blocks
 }
 
@@ -282,14 +262,7 @@ struct Lane<'a> {
 #[cfg(target_arch = "x86_64")]
 impl<'a> Lane<'a> {
     fn idle() -> Self {
-        Self {
-            busy: false,
-            index: 0,
-            body: &[],
-            tail: [[0; BLOCK_SIZE]; 2],
-            tail_count: 0,
-            tail_next: 0,
-        }
+        Self { busy: false, index: 0, body: &[], tail: [[0; BLOCK_SIZE]; 2], tail_count: 0, tail_next: 0 }
     }
 
     /// Puts message `index` into this lane.
@@ -365,9 +338,7 @@ fn hash_in_lanes<const L: usize>(
     // Longest first (LPT order): the last messages to enter lanes are the short ones,
     // so lanes run out of work at nearly the same time.
     let mut order: Vec<usize> = (0..msgs.len()).collect();
-    let longest_first = msgs
-        .windows(2)
-        .all(|pair| padded_blocks(pair[0].len()) >= padded_blocks(pair[1].len()));
+    let longest_first = msgs.windows(2).all(|pair| padded_blocks(pair[0].len()) >= padded_blocks(pair[1].len()));
     if !longest_first {
         order.sort_unstable_by_key(|&i| Reverse(padded_blocks(msgs[i].len())));
     }
@@ -397,11 +368,7 @@ fn hash_in_lanes<const L: usize>(
             if sum <= max * scalar_blocks_per_step {
                 for (bit, lane) in lanes.iter().enumerate() {
                     if lane.busy {
-                        let mut words = if fresh & (1 << bit) != 0 {
-                            IV
-                        } else {
-                            lane_words(&state, bit)
-                        };
+                        let mut words = if fresh & (1 << bit) != 0 { IV } else { lane_words(&state, bit) };
                         lane.finish_scalar(&mut words);
                         out[lane.index] = scalar::state_to_digest(&words);
                     }
@@ -516,11 +483,10 @@ macro_rules! lanes_all_rounds {
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use core::arch::x86_64::{
-        __m512i, _mm512_add_epi32, _mm512_broadcast_i32x4, _mm512_loadu_si512,
-        _mm512_mask_blend_epi32, _mm512_rol_epi32, _mm512_set1_epi32, _mm512_setzero_si512,
-        _mm512_shuffle_epi8, _mm512_shuffle_i32x4, _mm512_storeu_si512, _mm512_ternarylogic_epi32,
-        _mm512_unpackhi_epi32, _mm512_unpackhi_epi64, _mm512_unpacklo_epi32, _mm512_unpacklo_epi64,
-        _mm512_xor_si512, _mm_setr_epi8,
+        __m512i, _mm512_add_epi32, _mm512_broadcast_i32x4, _mm512_loadu_si512, _mm512_mask_blend_epi32,
+        _mm512_rol_epi32, _mm512_set1_epi32, _mm512_setzero_si512, _mm512_shuffle_epi8, _mm512_shuffle_i32x4,
+        _mm512_storeu_si512, _mm512_ternarylogic_epi32, _mm512_unpackhi_epi32, _mm512_unpackhi_epi64,
+        _mm512_unpacklo_epi32, _mm512_unpacklo_epi64, _mm512_xor_si512, _mm_setr_epi8,
     };
 
     use super::super::scalar::{IV, T_ROTATED};
@@ -635,15 +601,9 @@ mod avx512 {
     /// # Safety
     /// The CPU must support AVX-512 F and BW.
     #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) unsafe fn compress(
-        state: &mut [[u32; 16]; 8],
-        blocks: &[&[u8; BLOCK_SIZE]; 16],
-        fresh: u32,
-    ) {
+    pub(super) unsafe fn compress(state: &mut [[u32; 16]; 8], blocks: &[&[u8; BLOCK_SIZE]; 16], fresh: u32) {
         // §5.3.2 a: W_0..W_15 are big-endian words: reverse the bytes of each word.
-        let byte_swap = _mm512_broadcast_i32x4(_mm_setr_epi8(
-            3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12,
-        ));
+        let byte_swap = _mm512_broadcast_i32x4(_mm_setr_epi8(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12));
         let zero = _mm512_setzero_si512();
         let mut rows = [zero; 16];
         for (row, block) in rows.iter_mut().zip(blocks) {
@@ -679,11 +639,10 @@ mod avx512 {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use core::arch::x86_64::{
-        __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_blendv_epi8, _mm256_cmpeq_epi32,
-        _mm256_loadu_si256, _mm256_or_si256, _mm256_permute2x128_si256, _mm256_set1_epi32,
-        _mm256_setr_epi32, _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8,
-        _mm256_slli_epi32, _mm256_srli_epi32, _mm256_storeu_si256, _mm256_unpackhi_epi32,
-        _mm256_unpackhi_epi64, _mm256_unpacklo_epi32, _mm256_unpacklo_epi64, _mm256_xor_si256,
+        __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_blendv_epi8, _mm256_cmpeq_epi32, _mm256_loadu_si256,
+        _mm256_or_si256, _mm256_permute2x128_si256, _mm256_set1_epi32, _mm256_setr_epi32, _mm256_setr_epi8,
+        _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_slli_epi32, _mm256_srli_epi32, _mm256_storeu_si256,
+        _mm256_unpackhi_epi32, _mm256_unpackhi_epi64, _mm256_unpacklo_epi32, _mm256_unpacklo_epi64, _mm256_xor_si256,
     };
 
     use super::super::scalar::{IV, T_ROTATED};
@@ -697,10 +656,7 @@ mod avx2 {
     macro_rules! rol {
         ($x:expr, $n:literal) => {{
             let x = $x;
-            _mm256_or_si256(
-                _mm256_slli_epi32::<$n>(x),
-                _mm256_srli_epi32::<{ 32 - $n }>(x),
-            )
+            _mm256_or_si256(_mm256_slli_epi32::<$n>(x), _mm256_srli_epi32::<{ 32 - $n }>(x))
         }};
     }
 
@@ -726,10 +682,7 @@ mod avx2 {
     #[inline]
     #[target_feature(enable = "avx2")]
     fn majority(a: __m256i, b: __m256i, c: __m256i) -> __m256i {
-        _mm256_or_si256(
-            _mm256_and_si256(a, b),
-            _mm256_and_si256(_mm256_or_si256(a, b), c),
-        )
+        _mm256_or_si256(_mm256_and_si256(a, b), _mm256_and_si256(_mm256_or_si256(a, b), c))
     }
 
     /// GG_j for j >= 16: choice, as ((b ^ c) & a) ^ c.
@@ -791,15 +744,10 @@ mod avx2 {
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn compress(
-        state: &mut [[u32; 8]; 8],
-        blocks: &[&[u8; BLOCK_SIZE]; 8],
-        fresh: u32,
-    ) {
+    pub(super) unsafe fn compress(state: &mut [[u32; 8]; 8], blocks: &[&[u8; BLOCK_SIZE]; 8], fresh: u32) {
         // §5.3.2 a: W_0..W_15 are big-endian words: reverse the bytes of each word.
         let byte_swap = _mm256_setr_epi8(
-            3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10,
-            9, 8, 15, 14, 13, 12,
+            3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12,
         );
         let zero = _mm256_setzero_si256();
         let mut low_rows = [zero; 8];
@@ -808,12 +756,8 @@ mod avx2 {
             let (first, second) = block.split_at(BLOCK_SIZE / 2);
             // SAFETY: `first` and `second` are the two 32-byte halves of a `[u8; 64]`;
             // each unaligned load reads exactly one half and needs no alignment.
-            let (lo, hi) = unsafe {
-                (
-                    _mm256_loadu_si256(first.as_ptr().cast()),
-                    _mm256_loadu_si256(second.as_ptr().cast()),
-                )
-            };
+            let (lo, hi) =
+                unsafe { (_mm256_loadu_si256(first.as_ptr().cast()), _mm256_loadu_si256(second.as_ptr().cast())) };
             *low = _mm256_shuffle_epi8(lo, byte_swap);
             *high = _mm256_shuffle_epi8(hi, byte_swap);
         }

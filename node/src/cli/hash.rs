@@ -69,9 +69,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
                 }
             }
         }
-        let digests = backend
-            .sm3_batch(&batch)
-            .with_context(|| format!("backend {} failed", backend.info().name))?;
+        let digests = backend.sm3_batch(&batch).with_context(|| format!("backend {} failed", backend.info().name))?;
         for d in &digests {
             writeln!(out, "{}", hex::encode(d))?;
         }

@@ -79,10 +79,7 @@ pub(crate) struct Progress {
 
 impl Progress {
     pub(crate) fn new() -> Progress {
-        Progress {
-            enabled: io::stderr().is_terminal(),
-            last: std::time::Instant::now(),
-        }
+        Progress { enabled: io::stderr().is_terminal(), last: std::time::Instant::now() }
     }
 
     pub(crate) fn tick(&mut self, what: &str, done: u64, started: std::time::Instant) {

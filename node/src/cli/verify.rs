@@ -60,22 +60,13 @@ fn prepare_line(raw: &[u8], cache: &KeyCache) -> Prepared {
     }
     let line: Line<'_> = serde_json::from_slice(raw)
         .map_err(|e| Verdict::Malformed(format!("not a JSON object {{pubkey, msg, sig, id?}}: {e}")))?;
-    let unhex = |field: &str, value: &str| {
-        hex::decode(value).map_err(|e| Verdict::Malformed(format!("{field}: not hex: {e}")))
-    };
+    let unhex =
+        |field: &str, value: &str| hex::decode(value).map_err(|e| Verdict::Malformed(format!("{field}: not hex: {e}")));
     let pubkey = unhex("pubkey", &line.pubkey)?;
     let msg = unhex("msg", &line.msg)?;
     let sig = unhex("sig", &line.sig)?;
     let id = line.id.as_deref().map_or(DEFAULT_ID, str::as_bytes);
-    prepare(
-        &VerifyRequest {
-            pubkey: &pubkey,
-            id,
-            msg: &msg,
-            sig: &sig,
-        },
-        Some(cache),
-    )
+    prepare(&VerifyRequest { pubkey: &pubkey, id, msg: &msg, sig: &sig }, Some(cache))
 }
 
 /// Lines of one chunk, packed in one buffer.
@@ -131,10 +122,7 @@ fn prepare_all(lines: &[&[u8]], cache: &KeyCache, threads: usize) -> Vec<Prepare
             .chunks(per)
             .map(|part| s.spawn(move || part.iter().map(|l| prepare_line(l, cache)).collect::<Vec<_>>()))
             .collect();
-        parts
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+        parts.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
     })
 }
 
@@ -164,16 +152,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         let lines = chunk.lines();
         let prepared = prepare_all(&lines, &cache, threads);
         let items: Vec<PreparedVerify> = prepared.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
-        let verdicts = backend
-            .verify_batch(&items)
-            .with_context(|| format!("backend {} failed", backend.info().name))?;
+        let verdicts =
+            backend.verify_batch(&items).with_context(|| format!("backend {} failed", backend.info().name))?;
         let mut from_backend = verdicts.into_iter();
         for p in prepared {
             line_no += 1;
             let verdict = match p {
-                Ok(_) => from_backend
-                    .next()
-                    .context("backend returned fewer verdicts than items")?,
+                Ok(_) => from_backend.next().context("backend returned fewer verdicts than items")?,
                 Err(v) => v,
             };
             match verdict {
