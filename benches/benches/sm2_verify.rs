@@ -201,7 +201,7 @@ fn verify_hot(c: &mut Criterion) {
             (xsm2::message_digest(&z, &c.msg), sig.r_bytes().into(), sig.s_bytes().into())
         })
         .collect();
-    let table = PublicKeyTable::new(&key);
+    let table = PublicKeyTable::with_layouts(&key, true, true);
     let mut g = c.benchmark_group("verify_hot");
     g.throughput(Throughput::Elements(1));
     let mut i = 0;
@@ -245,7 +245,7 @@ fn verify_hot(c: &mut Criterion) {
             black_box(sig.verify_digest(&eff, e)).expect("valid");
         })
     });
-    g.bench_function("table-build", |b| b.iter(|| black_box(PublicKeyTable::new(&key))));
+    g.bench_function("table-build", |b| b.iter(|| black_box(PublicKeyTable::with_layouts(&key, true, true))));
     g.finish();
 }
 

@@ -314,7 +314,13 @@ struct AnnexA {
 
 fn annex_a() -> AnnexA {
     let key = AffinePoint::from_coordinates(&hex32(annex_a::PUB_X), &hex32(annex_a::PUB_Y)).expect("the example key");
-    AnnexA { table: PublicKeyTable::new(&key), key, e: hex32(annex_a::E), r: hex32(annex_a::R), s: hex32(annex_a::S) }
+    AnnexA {
+        table: PublicKeyTable::with_layouts(&key, true, true),
+        key,
+        e: hex32(annex_a::E),
+        r: hex32(annex_a::R),
+        s: hex32(annex_a::S),
+    }
 }
 
 #[test]
@@ -425,7 +431,7 @@ fn annex_a_tampered_signatures_are_rejected_for_the_right_reason() {
     let other_keys =
         [AffinePoint::generator(), AffinePoint::from_sec1(&rustcrypto_public_key(&[7u8; 32])).expect("key")];
     for other in &other_keys {
-        let table = PublicKeyTable::new(other);
+        let table = PublicKeyTable::with_layouts(other, true, true);
         let z = z_value(DEFAULT_ID, other).expect("ID fits");
         let e = message_digest(&z, annex_a::MESSAGE);
         assert_eq!(ours_all_paths(other, &table, &e, &a.r, &a.s), Err(Rejection::Mismatch));
@@ -461,7 +467,7 @@ fn identity_sum_is_rejected_as_identity() {
         let d = big(d_bytes);
         let pk = rustcrypto_public_key(d_bytes);
         let key = AffinePoint::from_sec1(&pk).expect("key");
-        let table = PublicKeyTable::new(&key);
+        let table = PublicKeyTable::with_layouts(&key, true, true);
         for _ in 0..4 {
             let s = big(&random_secret(&mut rng));
             let r = sub_mod(&BigUint::from(0u8), &(&s * (&d + 1u8) % &n * inv_mod(&d, &n) % &n), &n);
@@ -507,7 +513,7 @@ fn x1_at_and_above_n_and_small_x1() {
             let s = big(&random_secret(&mut rng));
             let (pk, e) = key_and_digest_for_point(&q, &r, &s);
             let key = AffinePoint::from_sec1(&pk).expect("P on the curve");
-            let table = PublicKeyTable::new(&key);
+            let table = PublicKeyTable::with_layouts(&key, true, true);
             let (rb, sb) = (be32(&r), be32(&s));
             let what = format!("x1 {x:x}");
             assert!(rustcrypto_accepts_prehash(&pk, &e, &rb, &sb), "{what}: RustCrypto rejects");
@@ -645,7 +651,7 @@ fn verdicts(
     let libsm_e = ctx.hash(&case.id, &libsm_point, &case.msg).expect("libsm hashes");
     assert_eq!(e, libsm_e, "e differs from libsm's: {case}");
 
-    let table = Rc::new(PublicKeyTable::new(&key));
+    let table = Rc::new(PublicKeyTable::with_layouts(&key, true, true));
     let ours = verify_prehashed_vartime(&key, &e, &case.r, &case.s);
     assert_eq!(
         verify_with_table_vartime(&table, &e, &case.r, &case.s),
@@ -1258,7 +1264,7 @@ fn signers(rng: &mut StdRng, count: usize) -> Vec<TestSigner> {
                     (message_digest(&z, &msg), sig.r_bytes().into(), sig.s_bytes().into())
                 })
                 .collect();
-            TestSigner { d: big(&d_bytes), table: PublicKeyTable::new(&key), key, sigs }
+            TestSigner { d: big(&d_bytes), table: PublicKeyTable::with_layouts(&key, true, true), key, sigs }
         })
         .collect()
 }

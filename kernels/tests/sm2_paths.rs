@@ -91,7 +91,7 @@ fn cases(seed: u64, count: usize) -> Vec<Case> {
             }
             _ => s = be_sub(&N, &r), // t = r + s = n: TIsZero
         }
-        let table = PublicKeyTable::new(&key);
+        let table = PublicKeyTable::with_layouts(&key, true, true);
         out.push(Case { key, table, e, r, s });
     }
     out
@@ -176,7 +176,7 @@ fn paths_agree_on_degenerate_sums() {
                 }
             };
             let e: [u8; 32] = rng.gen();
-            cases.push((*key, PublicKeyTable::new(key), e, r, s));
+            cases.push((*key, PublicKeyTable::with_layouts(key, true, true), e, r, s));
         }
     }
     let mut items = Vec::new();

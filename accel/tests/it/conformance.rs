@@ -456,7 +456,7 @@ fn random_signatures_match_the_reference_on_every_backend() {
                     .unwrap_or_else(|v| panic!("{label}: case {}: {c:?} did not prepare: {v:?}", start + i));
                 // One item in eight carries its key's table (a hot key), mixed with cold ones.
                 if rng.gen_ratio(1, 8) {
-                    item.table = Some(Arc::new(PublicKeyTable::new(&item.key)));
+                    item.table = Some(Arc::new(PublicKeyTable::with_layouts(&item.key, true, true)));
                     with_table += 1;
                 }
                 item

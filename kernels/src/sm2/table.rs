@@ -102,28 +102,40 @@ pub fn warm_up() {
     }
 }
 
-/// A public key with its precomputed table: verification against it needs about a third
-/// of the field operations of a cold key (a 33-step doubling chain instead of 257).
-/// Building one costs about one and a half cold verifications, so it pays for a signer
-/// seen more than twice. Size: [`PublicKeyTable::memory_bytes`] (8 KiB, plus 5 KiB for the
-/// AVX-512 IFMA layout where that path runs).
+/// A public key with its precomputed table: verification against it needs well under half
+/// the work of a cold key (a 33-step doubling chain instead of 256).
+///
+/// The table is held in the layout of the verification path in use: the portable layout
+/// (8 KiB; building it costs about two portable cold verifications) or the AVX-512 IFMA layout
+/// (5 KiB; about four IFMA cold verifications). A path that finds no table in its own layout
+/// verifies the key as a cold one, with the same answer. Size: [`PublicKeyTable::memory_bytes`].
 #[derive(Clone, Debug)]
 pub struct PublicKeyTable {
     pub(crate) key: AffinePoint,
-    pub(crate) table: SplitTable,
-    /// The same key's table in the AVX-512 IFMA layout, when that path is in use.
+    /// The portable layout (odd multiples, 8 chunks, wNAF width 6).
+    pub(crate) table: Option<SplitTable>,
+    /// The AVX-512 IFMA layout (multiples 1..8, 8 chunks, 52-bit limbs).
     pub(crate) ifma: Option<Vec<u64>>,
 }
 
 impl PublicKeyTable {
-    /// Precompute the table for `key`.
+    /// Precompute the table for `key` in the layout of the path in use ([`verify_path`](super::verify_path)).
     pub fn new(key: &AffinePoint) -> PublicKeyTable {
+        let ifma = super::verify::verify_path() == super::verify::VerifyPath::Ifma;
+        PublicKeyTable::with_layouts(key, !ifma, ifma)
+    }
+
+    /// Precompute the table in the layouts asked for (for tests and benches that run both
+    /// paths; `ifma` is ignored where that path cannot run).
+    pub fn with_layouts(key: &AffinePoint, portable: bool, ifma: bool) -> PublicKeyTable {
         #[cfg(target_arch = "x86_64")]
-        let ifma =
-            (super::verify::verify_path() == super::verify::VerifyPath::Ifma).then(|| super::ifma::key_table(key));
+        let ifma = (ifma && super::ifma::available()).then(|| super::ifma::key_table(key));
         #[cfg(not(target_arch = "x86_64"))]
-        let ifma = None;
-        PublicKeyTable { key: *key, table: SplitTable::new(key, KEY_CHUNKS, KEY_WIDTH), ifma }
+        let ifma = {
+            let _ = ifma;
+            None
+        };
+        PublicKeyTable { key: *key, table: portable.then(|| SplitTable::new(key, KEY_CHUNKS, KEY_WIDTH)), ifma }
     }
 
     /// The public key this table is for.
@@ -133,6 +145,6 @@ impl PublicKeyTable {
 
     /// Heap bytes held by the table (for cache memory bounds).
     pub fn memory_bytes(&self) -> usize {
-        self.table.memory_bytes() + self.ifma.as_ref().map_or(0, |t| t.len() * 8)
+        self.table.as_ref().map_or(0, SplitTable::memory_bytes) + self.ifma.as_ref().map_or(0, |t| t.len() * 8)
     }
 }

@@ -262,6 +262,23 @@ fn precheck(item: &Prehashed<'_>) -> Result<(Scalar, Scalar, Scalar, Scalar), Re
     Ok((s, t, e, r))
 }
 
+/// The key side of one portable lane: a bare key, or a table in the portable layout.
+enum LaneKey<'a> {
+    Cold(&'a AffinePoint),
+    Split(&'a SplitTable),
+}
+
+/// A table without the portable layout (built for the IFMA path) is verified as a cold key.
+fn lane_key<'a>(key: &KeyRef<'a>) -> LaneKey<'a> {
+    match key {
+        KeyRef::Cold(k) => LaneKey::Cold(k),
+        KeyRef::Table(t) => match &t.table {
+            Some(table) => LaneKey::Split(table),
+            None => LaneKey::Cold(&t.key),
+        },
+    }
+}
+
 const G_LEN: usize = 256 / G_CHUNKS + 1;
 const K_LEN: usize = 256 / KEY_CHUNKS + 1;
 const COLD_ODD: usize = 1 << (COLD_KEY_WIDTH - 2);
@@ -287,13 +304,12 @@ fn lincomb_lanes_vartime(group: &[Pending<'_>]) -> [JacobianPoint; LANES] {
         for (c, digits) in g_digits[l].iter_mut().enumerate() {
             top = top.max(wnaf_vartime(&p.s.0, c * g.chunk_bits(), g.chunk_bits(), g.width, digits));
         }
-        match p.key {
-            KeyRef::Cold(_) => {
+        match lane_key(&p.key) {
+            LaneKey::Cold(_) => {
                 any_cold = true;
                 top = top.max(wnaf_vartime(&p.t.0, 0, 256, COLD_KEY_WIDTH, &mut cold_digits[l]));
             }
-            KeyRef::Table(t) => {
-                let table = &t.table;
+            LaneKey::Split(table) => {
                 debug_assert_eq!(table.chunks, KEY_CHUNKS);
                 for (c, digits) in hot_digits[l].iter_mut().enumerate() {
                     top =
@@ -312,7 +328,7 @@ fn lincomb_lanes_vartime(group: &[Pending<'_>]) -> [JacobianPoint; LANES] {
         let mut lanes = [0usize; LANES];
         let mut m = 0;
         for (l, p) in group.iter().enumerate() {
-            if let KeyRef::Cold(key) = p.key {
+            if let LaneKey::Cold(key) = lane_key(&p.key) {
                 cur[l] = JacobianPoint::from_affine(key);
                 twice[l] = cur[l];
                 odd[l][0] = cur[l];
@@ -426,7 +442,7 @@ mod tests {
             p = p.add_affine(&g);
         }
         let p = p.to_affine().expect("7G is not the identity");
-        let table = PublicKeyTable::new(&p);
+        let table = PublicKeyTable::with_layouts(&p, true, false);
         let s = Scalar([0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210, 0x1111_2222_3333_4444, 0x0fff_ffff_ffff_ffff]);
         let t = Scalar([0xdead_beef, 0x1, 0x8000_0000_0000_0000, 0x7fff_0000_ffff_0000]);
         let pending = |key| Pending { idx: 0, s, t, e: Scalar::ZERO, r: Scalar::ONE, key };
