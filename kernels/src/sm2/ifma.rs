@@ -38,7 +38,8 @@ const P_DIGITS: usize = 52;
 const P_ENTRIES: usize = 16;
 /// Signed window of the G side over 8 chunks of 32 bits: digits in [-127, 128].
 const G_W: usize = 8;
-const G_CHUNKS: usize = 8;
+/// Chunks of 32 bits in every split table of this layout (G's and per-key ones).
+const CHUNKS: usize = 8;
 const G_ENTRIES: usize = 128;
 
 /// Whether this CPU can run this module (checked once by std, cached).
@@ -404,13 +405,13 @@ unsafe fn add_split_digits(
     tables: &[*const u64; WIDTH],
 ) {
     let base = tables[0];
-    for c in 0..8 {
+    for c in 0..CHUNKS {
         let mut active: __mmask8 = 0;
         let mut neg: __mmask8 = 0;
         let mut offsets = [0i64; WIDTH];
         for l in 0..WIDTH {
             let d = if o == per_chunk {
-                if c == 7 {
+                if c == CHUNKS - 1 {
                     i16::from(carry[l])
                 } else {
                     0
@@ -476,29 +477,34 @@ fn fixed_window(k: &[u64; 4], w: usize, out: &mut [i16]) -> u8 {
 /// as 52-bit limbs [x0..x4, y0..y4] per point (80 KiB, built on first use).
 fn g_table() -> &'static [u64] {
     static TABLE: OnceLock<Vec<u64>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut jac = Vec::with_capacity(G_CHUNKS * G_ENTRIES);
-        let mut base = JacobianPoint::from_affine(&AffinePoint::generator());
-        for c in 0..G_CHUNKS {
-            if c > 0 {
-                for _ in 0..32 {
-                    base = base.double();
-                }
+    TABLE.get_or_init(|| split_multiples(&AffinePoint::generator(), G_ENTRIES))
+}
+
+/// A split table in this layout (see [`add_split_digits`]): for each of 8 chunks c, the
+/// multiples 1..=entries of 2^(32c) B, affine, ten 52-bit limbs per point (x then y).
+fn split_multiples(base: &AffinePoint, entries: usize) -> Vec<u64> {
+    let mut jac = Vec::with_capacity(CHUNKS * entries);
+    let mut chunk_base = JacobianPoint::from_affine(base);
+    for c in 0..CHUNKS {
+        if c > 0 {
+            for _ in 0..32 {
+                chunk_base = chunk_base.double();
             }
-            let mut m = base;
+        }
+        let mut m = chunk_base;
+        jac.push(m);
+        for _ in 1..entries {
+            m = m.add(&chunk_base);
             jac.push(m);
-            for _ in 1..G_ENTRIES {
-                m = m.add(&base);
-                jac.push(m);
-            }
         }
-        let mut flat = Vec::with_capacity(jac.len() * 10);
-        for p in JacobianPoint::batch_to_affine(&jac) {
-            flat.extend_from_slice(&fe_to52(&p.x));
-            flat.extend_from_slice(&fe_to52(&p.y));
-        }
-        flat
-    })
+    }
+    // No entry is the identity: every multiple is below the group order.
+    let mut flat = Vec::with_capacity(jac.len() * 10);
+    for p in JacobianPoint::batch_to_affine(&jac) {
+        flat.extend_from_slice(&fe_to52(&p.x));
+        flat.extend_from_slice(&fe_to52(&p.y));
+    }
+    flat
 }
 
 /// Build the IFMA table for G now (first use would otherwise pay about a millisecond).
@@ -607,27 +613,7 @@ const K_ENTRIES: usize = 8;
 /// The per-key table in this layout (see [`add_split_digits`]): for each of 8 chunks c,
 /// multiples 1..8 of 2^(32c) P, affine, ten 52-bit limbs per point.
 pub(crate) fn key_table(key: &AffinePoint) -> Vec<u64> {
-    let mut jac = Vec::with_capacity(8 * K_ENTRIES);
-    let mut base = JacobianPoint::from_affine(key);
-    for c in 0..8 {
-        if c > 0 {
-            for _ in 0..32 {
-                base = base.double();
-            }
-        }
-        let mut m = base;
-        jac.push(m);
-        for _ in 1..K_ENTRIES {
-            m = m.add(&base);
-            jac.push(m);
-        }
-    }
-    let mut flat = Vec::with_capacity(jac.len() * 10);
-    for p in JacobianPoint::batch_to_affine(&jac) {
-        flat.extend_from_slice(&fe_to52(&p.x));
-        flat.extend_from_slice(&fe_to52(&p.y));
-    }
-    flat
+    split_multiples(key, K_ENTRIES)
 }
 
 /// s*G + t*P for exactly eight keys that have [`key_table`]s: a 33-step doubling chain.

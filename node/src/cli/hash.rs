@@ -5,37 +5,26 @@
 //! shift every later digest. Digests of the lines before it are already written.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use xinlian_accel::MessageBatch;
 
-use super::{make_backend, open_input, open_output, BackendChoice, Progress};
+use super::{make_backend, open_input, open_output, CommonArgs, Progress};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Which backend hashes.
-    #[arg(long, value_enum, default_value = "cpu")]
-    backend: BackendChoice,
-    /// Worker threads for the cpu backend (0: one per core).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
-    /// File of hex lines, or - for stdin.
-    #[arg(long, default_value = "-")]
-    input: PathBuf,
-    /// Where to write digest lines, or - for stdout.
-    #[arg(long, default_value = "-")]
-    output: PathBuf,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 /// Messages per backend batch (bounded so memory stays flat on endless input).
 const BATCH: usize = 4096;
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    let backend = make_backend(args.backend, args.threads);
-    let mut input = open_input(&args.input)?;
-    let mut out = open_output(&args.output)?;
+    let backend = make_backend(args.common.backend, args.common.threads);
+    let mut input = open_input(&args.common.input)?;
+    let mut out = open_output(&args.common.output)?;
     let started = Instant::now();
     let mut progress = Progress::new();
     let mut line_no = 0u64;

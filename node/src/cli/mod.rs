@@ -38,6 +38,23 @@ enum Command {
     Hash(hash::Args),
 }
 
+/// Options every crypto command shares: where the work runs, where input and output go.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CommonArgs {
+    /// Which backend does the work.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub(crate) backend: BackendChoice,
+    /// Worker threads for the cpu backend (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) threads: usize,
+    /// File to read, or - for stdin.
+    #[arg(long, default_value = "-")]
+    pub(crate) input: PathBuf,
+    /// File to write (created or truncated), or - for stdout.
+    #[arg(long, default_value = "-")]
+    pub(crate) output: PathBuf,
+}
+
 /// Which device does the work. More arrive with later issues (opencl, card, auto).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum BackendChoice {

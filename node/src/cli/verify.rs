@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -14,22 +13,12 @@ use serde::Deserialize;
 use xinlian_accel::{prepare, KeyCache, KeyCacheConfig, PreparedVerify, Verdict, VerifyRequest};
 use xinlian_kernels::sm2::DEFAULT_ID;
 
-use super::{make_backend, open_input, open_output, BackendChoice, Progress};
+use super::{make_backend, open_input, open_output, CommonArgs, Progress};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Which backend verifies.
-    #[arg(long, value_enum, default_value = "cpu")]
-    backend: BackendChoice,
-    /// Worker threads for the cpu backend (0: one per core).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
-    /// JSON-lines file to read, or - for stdin.
-    #[arg(long, default_value = "-")]
-    input: PathBuf,
-    /// Where to write verdict lines, or - for stdout.
-    #[arg(long, default_value = "-")]
-    output: PathBuf,
+    #[command(flatten)]
+    common: CommonArgs,
     /// Lines per backend batch.
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     batch: u32,
@@ -138,11 +127,11 @@ fn write_verdict(out: &mut dyn Write, line: u64, v: &Verdict) -> std::io::Result
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    let backend = make_backend(args.backend, args.threads);
+    let backend = make_backend(args.common.backend, args.common.threads);
     let threads = backend.info().parallelism;
     let cache = KeyCache::new(KeyCacheConfig::default());
-    let mut input = open_input(&args.input)?;
-    let mut out = open_output(&args.output)?;
+    let mut input = open_input(&args.common.input)?;
+    let mut out = open_output(&args.common.output)?;
     let started = Instant::now();
     let mut progress = Progress::new();
     let (mut line_no, mut valid, mut invalid, mut malformed) = (0u64, 0u64, 0u64, 0u64);
