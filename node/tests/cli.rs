@@ -790,6 +790,31 @@ fn verify_openssl_vectors_repeated_large_chunks() {
     }
 }
 
+/// The portable path (`XINLIAN_SM2_IFMA=0`) and the default path (AVX-512 IFMA where the CPU
+/// has it) write byte-identical verdicts, and both are the expected ones.
+#[test]
+fn verify_paths_write_identical_verdicts() {
+    let Some(cases) = vectors("verify_paths_write_identical_verdicts") else {
+        return;
+    };
+    let mut many = Vec::new();
+    while many.len() < 400 {
+        many.extend_from_slice(cases);
+    }
+    let tmp = TempDir::new("verify-paths");
+    let input = tmp.write("in.jsonl", &input_bytes(&many));
+    let run = |ifma: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_xinlian"))
+            .args(["verify", "--threads", "1", "--input", arg(&input)])
+            .env("XINLIAN_SM2_IFMA", ifma)
+            .output()
+            .expect("run xinlian");
+        check_verdicts(&many, &out, &text(&out.stdout), &format!("XINLIAN_SM2_IFMA={ifma}"));
+        out.stdout
+    };
+    assert_eq!(run("0"), run("1"), "the two paths wrote different verdicts");
+}
+
 /// The last line without a trailing newline is still a line.
 #[test]
 fn verify_last_line_without_newline() {

@@ -30,10 +30,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let mut line_no = 0u64;
     let mut bytes = 0u64;
     let mut raw = Vec::new();
-    let mut batch = MessageBatch::new();
     let mut eof = false;
     while !eof {
-        batch = MessageBatch::new();
+        let mut batch = MessageBatch::new();
         let mut bad = None;
         while batch.len() < BATCH {
             raw.clear();
@@ -70,7 +69,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             bail!(msg);
         }
     }
-    drop(batch);
     out.flush()?;
     progress.finish();
     let secs = started.elapsed().as_secs_f64();
