@@ -59,8 +59,13 @@ pub fn run(backend: &dyn Backend) -> Result<(), AccelError> {
     if z != unhex::<32>(ANNEX_A_Z) || sm2::message_digest(&z, ANNEX_A_MSG) != valid.e {
         return Err(AccelError::SelfTest("Z/e of GB/T 32918.5 Annex A differ (host SM3)".to_string()));
     }
-    let verdicts = backend.verify_batch(&[valid.clone(), tampered, valid])?;
-    let expected = [Verdict::Valid, Verdict::Invalid(Rejection::Mismatch), Verdict::Valid];
+    // Eleven items: enough for one full group of eight on wide paths (the IFMA lanes on the
+    // CPU, a work-group on a device) plus a ragged remainder.
+    let items: Vec<PreparedVerify> =
+        (0..11).map(|i| if i % 3 == 1 { tampered.clone() } else { valid.clone() }).collect();
+    let verdicts = backend.verify_batch(&items)?;
+    let expected: Vec<Verdict> =
+        (0..11).map(|i| if i % 3 == 1 { Verdict::Invalid(Rejection::Mismatch) } else { Verdict::Valid }).collect();
     if verdicts != expected {
         return Err(AccelError::SelfTest(format!("{name}: SM2 Annex A verdicts {verdicts:?}, expected {expected:?}")));
     }

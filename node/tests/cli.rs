@@ -815,6 +815,18 @@ fn verify_paths_write_identical_verdicts() {
     assert_eq!(run("0"), run("1"), "the two paths wrote different verdicts");
 }
 
+/// `xinlian devices` lists the cpu backend with a passing self-test.
+#[test]
+fn devices_lists_the_cpu_with_a_passing_self_test() {
+    let out = xinlian(&["devices"], None);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "exit {}: {stdout}{}", out.status, text(&out.stderr));
+    let mut lines = stdout.lines();
+    let cpu = lines.by_ref().find(|l| l.starts_with("cpu: ")).expect("a cpu line");
+    assert!(cpu.contains("thread"), "{cpu}");
+    assert_eq!(lines.next().map(str::trim), Some("self-test: pass"), "{stdout}");
+}
+
 /// The last line without a trailing newline is still a line.
 #[test]
 fn verify_last_line_without_newline() {

@@ -12,6 +12,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use xinlian_accel::{Backend, CpuBackend};
 
+mod devices;
 mod hash;
 mod verify;
 
@@ -36,6 +37,8 @@ enum Command {
     Verify(verify::Args),
     /// SM3-hash hex lines: one hex digest line out per hex line in.
     Hash(hash::Args),
+    /// List every backend this binary can reach, each with a known-answer self-test.
+    Devices(devices::Args),
 }
 
 /// Options every crypto command shares: where the work runs, where input and output go.
@@ -130,6 +133,11 @@ pub(crate) fn main() -> ExitCode {
         }
         Command::Verify(args) => verify::run(&args),
         Command::Hash(args) => hash::run(&args),
+        Command::Devices(args) => match devices::run(&args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
