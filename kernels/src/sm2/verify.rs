@@ -214,12 +214,11 @@ pub const IFMA_ENV: &str = "XINLIAN_SM2_IFMA";
 
 /// The paths this CPU can run, portable first.
 pub fn available_verify_paths() -> Vec<VerifyPath> {
-    let mut paths = vec![VerifyPath::Portable];
     #[cfg(target_arch = "x86_64")]
     if super::ifma::available() {
-        paths.push(VerifyPath::Ifma);
+        return vec![VerifyPath::Portable, VerifyPath::Ifma];
     }
-    paths
+    vec![VerifyPath::Portable]
 }
 
 /// The path in use: IFMA when the CPU has it, unless `XINLIAN_SM2_IFMA=0` (read once).
