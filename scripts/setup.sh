@@ -7,8 +7,11 @@ set -euo pipefail
 # Debian packages xinlian needs:
 #   openssl     the OpenSSL command line: the interop tests sign with it (node/tests/cli.rs)
 #   pkg-config  lets -sys crates find system libraries
-# The OpenCL backend will add: pocl-opencl-icd (CPU OpenCL device) ocl-icd-opencl-dev clang
-DEBIAN_PACKAGES=(openssl pkg-config)
+#   pocl-opencl-icd      POCL, the CPU OpenCL device the OpenCL backend's tests run on (and the
+#                        ICD loader libOpenCL.so.1, loaded at run time by the opencl3 crate)
+#   ocl-icd-opencl-dev   the loader's development link and headers (clinfo-style tooling)
+#   clang                POCL compiles OpenCL C with it
+DEBIAN_PACKAGES=(openssl pkg-config pocl-opencl-icd ocl-icd-opencl-dev clang)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }

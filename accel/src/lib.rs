@@ -19,7 +19,9 @@ pub mod self_test;
 pub mod verdict;
 
 pub use backend::{AccelError, Backend, BackendInfo, BackendKind};
+pub use backends::card::CardBackend;
 pub use backends::cpu::CpuBackend;
+pub use backends::opencl::OpenClBackend;
 pub use cache::{KeyCache, KeyCacheConfig};
 pub use verdict::{prepare, PreparedVerify, Verdict, VerifyRequest};
 pub use xinlian_kernels::sm3::Digest;

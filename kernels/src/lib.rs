@@ -22,6 +22,7 @@
 // zipping four or five of them reads worse than the index.
 #![allow(clippy::needless_range_loop)]
 
+pub mod cl;
 pub mod merkle;
 pub mod sm2;
 pub mod sm3;

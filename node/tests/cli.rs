@@ -9,6 +9,8 @@
 //! Every OpenSSL command used is written out, exactly as run, next to the code that runs it.
 //! Files live in a fresh directory under `std::env::temp_dir()`, removed afterwards.
 
+mod common;
+
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -825,6 +827,69 @@ fn devices_lists_the_cpu_with_a_passing_self_test() {
     let cpu = lines.by_ref().find(|l| l.starts_with("cpu: ")).expect("a cpu line");
     assert!(cpu.contains("thread"), "{cpu}");
     assert_eq!(lines.next().map(str::trim), Some("self-test: pass"), "{stdout}");
+}
+
+/// Issue 4's acceptance: with `xinlian card serve` in another process, `--backend card --card
+/// PATH` gives the right verdict on every line of the OpenSSL-made vector file.
+#[test]
+fn verify_openssl_vectors_on_a_card_served_by_another_process() {
+    let Some(cases) = vectors("verify_openssl_vectors_on_a_card_served_by_another_process") else {
+        return;
+    };
+    let tmp = TempDir::new("verify-card");
+    let input = tmp.write("in.jsonl", &input_bytes(cases));
+    for profile in ["fpga-1m", "pcie-2019"] {
+        let served = common::Served::start(&format!("vectors-{profile}"), &["--profile", profile, "--pacing", "fast"]);
+        let bar = served.bar.to_string_lossy().into_owned();
+        for batch in ["4096", "7"] {
+            let args = ["verify", "--backend", "card", "--card", &bar, "--batch", batch, "--input", arg(&input)];
+            let out = xinlian(&args, None);
+            check_verdicts(cases, &out, &text(&out.stdout), &format!("{profile}: {}", args.join(" ")));
+        }
+    }
+}
+
+/// Issue 4's acceptance: with a card that drops completions, hangs or resets, `--backend card`
+/// ends with a clear error or with right verdicts: every line written is right, never a
+/// verdict made up from a fault.
+#[test]
+fn a_faulty_card_gives_a_clear_error_or_right_verdicts() {
+    let Some(cases) = vectors("a_faulty_card_gives_a_clear_error_or_right_verdicts") else {
+        return;
+    };
+    let tmp = TempDir::new("verify-faulty-card");
+    let input = tmp.write("in.jsonl", &input_bytes(cases));
+    for (i, faults) in
+        ["drop=0.2", "hang=0.2", "reset=0.2", "drop=0.05,hang=0.05,reset=0.05,status=0.05"].iter().enumerate()
+    {
+        let seed = (i + 1).to_string();
+        let served = common::Served::start(
+            &format!("faulty-{i}"),
+            &["--profile", "fpga-1m", "--pacing", "fast", "--faults", faults, "--seed", &seed],
+        );
+        let bar = served.bar.to_string_lossy().into_owned();
+        let args = ["verify", "--backend", "card", "--card", &bar, "--batch", "8", "--input", arg(&input)];
+        let out = xinlian(&args, None);
+        let stdout = text(&out.stdout);
+        let stderr = text(&out.stderr);
+        if out.status.success() {
+            check_verdicts(cases, &out, &stdout, &format!("faults {faults}"));
+            continue;
+        }
+        // Failed: a clear one-line error naming the device problem, and every verdict written
+        // before it right.
+        assert!(
+            stderr.contains("error:")
+                && (stderr.contains("timed out") || stderr.contains("lost") || stderr.contains("corrupt")),
+            "faults {faults}: unclear error:\n{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "faults {faults}: {stderr}");
+        for (n, (line, case)) in stdout.lines().zip(cases).enumerate() {
+            let v: Value = serde_json::from_str(line).expect("a JSON verdict line");
+            assert_eq!(v["line"].as_u64(), u64::try_from(n + 1).ok(), "faults {faults}: {line}");
+            assert_eq!(v["verdict"].as_str(), Some(case.expect.as_str()), "faults {faults}, [{}]: {line}", case.what);
+        }
+    }
 }
 
 /// The last line without a trailing newline is still a line.

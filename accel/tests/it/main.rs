@@ -1,4 +1,6 @@
 //! accel integration tests, one binary (reth style): modules beside this file.
 
 mod cache;
+mod card;
 mod conformance;
+mod opencl;

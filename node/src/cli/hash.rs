@@ -22,7 +22,7 @@ pub(crate) struct Args {
 const BATCH: usize = 4096;
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    let backend = make_backend(args.common.backend, args.common.threads);
+    let backend = make_backend(&args.common)?;
     let mut input = open_input(&args.common.input)?;
     let mut out = open_output(&args.common.output)?;
     let started = Instant::now();

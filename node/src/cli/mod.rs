@@ -12,6 +12,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use xinlian_accel::{Backend, CpuBackend};
 
+mod card;
 mod devices;
 mod hash;
 mod verify;
@@ -39,6 +40,15 @@ enum Command {
     Hash(hash::Args),
     /// List every backend this binary can reach, each with a known-answer self-test.
     Devices(devices::Args),
+    /// The simulated crypto card (hw-sim).
+    #[command(subcommand)]
+    Card(CardCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CardCommand {
+    /// Serve a simulated card on a memory-mapped BAR file until Ctrl-C (the file is removed on exit).
+    Serve(card::ServeArgs),
 }
 
 /// Options every crypto command shares: where the work runs, where input and output go.
@@ -56,19 +66,27 @@ pub(crate) struct CommonArgs {
     /// File to write (created or truncated), or - for stdout.
     #[arg(long, default_value = "-")]
     pub(crate) output: PathBuf,
+    /// The card's BAR file, for --backend card (default: /dev/shm/xinlian-card-0).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) card: Option<PathBuf>,
 }
 
-/// Which device does the work. More arrive with later issues (opencl, card, auto).
+/// Which device does the work. `auto` (all of them, through the dispatcher) arrives with the
+/// dispatcher issue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum BackendChoice {
     /// The host CPU, all cores unless --threads says otherwise.
     Cpu,
+    /// A crypto card speaking the hw-sim card ABI, at --card PATH (start a simulated one with
+    /// `xinlian card serve`).
+    Card,
 }
 
-pub(crate) fn make_backend(choice: BackendChoice, threads: usize) -> Box<dyn Backend> {
-    match choice {
-        BackendChoice::Cpu => Box::new(CpuBackend::new(threads)),
-    }
+pub(crate) fn make_backend(common: &CommonArgs) -> anyhow::Result<Box<dyn Backend>> {
+    Ok(match common.backend {
+        BackendChoice::Cpu => Box::new(CpuBackend::new(common.threads)),
+        BackendChoice::Card => Box::new(card::open_backend(common.card.as_deref())?),
+    })
 }
 
 /// `-` or a path.
@@ -133,6 +151,7 @@ pub(crate) fn main() -> ExitCode {
         }
         Command::Verify(args) => verify::run(&args),
         Command::Hash(args) => hash::run(&args),
+        Command::Card(CardCommand::Serve(args)) => card::serve(&args),
         Command::Devices(args) => match devices::run(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

@@ -127,7 +127,7 @@ fn write_verdict(out: &mut dyn Write, line: u64, v: &Verdict) -> std::io::Result
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    let backend = make_backend(args.common.backend, args.common.threads);
+    let backend = make_backend(&args.common)?;
     let threads = backend.info().parallelism;
     let cache = KeyCache::new(KeyCacheConfig::default());
     let mut input = open_input(&args.common.input)?;
