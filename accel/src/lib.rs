@@ -2,8 +2,8 @@
 //!
 //! ```text
 //!  untrusted bytes ──> verdict::prepare ──> PreparedVerify ──> Backend::verify_batch ──> Verdict
-//!   (key, ID, msg, sig)   │ decode SEC1 key, DER/raw sig          │ cpu (today); opencl and
-//!                         │ Z via cache::KeyCache, e = SM3(Z‖M)   │ card (later issues)
+//!   (key, ID, msg, sig)   │ decode SEC1 key, DER/raw sig          │ cpu, opencl (kernels/cl),
+//!                         │ Z via cache::KeyCache, e = SM3(Z‖M)   │ card (hw_sim::abi)
 //!                         └─> Verdict::Malformed / Invalid early  └─> AccelError (device fault,
 //!                                                                      never a verdict)
 //! ```
