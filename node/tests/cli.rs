@@ -829,6 +829,50 @@ fn devices_lists_the_cpu_with_a_passing_self_test() {
     assert_eq!(lines.next().map(str::trim), Some("self-test: pass"), "{stdout}");
 }
 
+/// Whether an OpenCL device is there; with `CI` set, its absence fails the test (CI installs POCL).
+fn opencl_available(test: &str) -> bool {
+    let out = xinlian(&["devices"], None);
+    let stdout = text(&out.stdout);
+    if stdout.lines().any(|l| l.starts_with("opencl:") && !l.starts_with("opencl: ")) {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none_or(|v| v.is_empty()),
+        "{test}: CI is set but no OpenCL device was found (scripts/setup.sh installs pocl-opencl-icd):\n{stdout}"
+    );
+    let _ = writeln!(std::io::stderr(), "{test}: skipped: no OpenCL device");
+    false
+}
+
+/// Issue 3's acceptance: `--backend opencl` gives the right verdict on every line of the
+/// OpenSSL-made vector file (on POCL's CPU device here), and `xinlian devices` lists the device
+/// with a passing self-test.
+#[test]
+fn verify_openssl_vectors_on_opencl() {
+    let test = "verify_openssl_vectors_on_opencl";
+    let Some(cases) = vectors(test) else {
+        return;
+    };
+    if !opencl_available(test) {
+        return;
+    }
+    let devices = text(&xinlian(&["devices"], None).stdout);
+    let mut lines = devices.lines();
+    assert!(lines.by_ref().any(|l| l.starts_with("opencl:0")), "{devices}");
+    assert_eq!(lines.next().map(str::trim), Some("self-test: pass"), "{devices}");
+
+    let tmp = TempDir::new("verify-opencl");
+    let input = tmp.write("in.jsonl", &input_bytes(cases));
+    for batch in ["4096", "5"] {
+        let args = ["verify", "--backend", "opencl", "--device", "0", "--batch", batch, "--input", arg(&input)];
+        let out = xinlian(&args, None);
+        check_verdicts(cases, &out, &text(&out.stdout), &args.join(" "));
+    }
+    let out = xinlian(&["verify", "--backend", "opencl", "--device", "no-such-device", "--input", arg(&input)], None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no-such-device"), "{}", text(&out.stderr));
+}
+
 /// Issue 4's acceptance: with `xinlian card serve` in another process, `--backend card --card
 /// PATH` gives the right verdict on every line of the OpenSSL-made vector file.
 #[test]

@@ -1,7 +1,8 @@
 //! `xinlian devices`: every backend this binary can reach, each with a known-answer self-test.
 //!
 //! One line per device, then an indented line with the self-test result; a failing device
-//! says why. Exit status 0 when every listed device passes, 1 otherwise.
+//! says why; then a note for each kind of device that was looked for and not found. Exit
+//! status 0 when every listed device passes, 1 otherwise (no device of a kind is not a failure).
 
 use xinlian_accel::{Backend, CpuBackend};
 use xinlian_kernels::sm2;
@@ -34,14 +35,13 @@ fn cpu() -> Listed {
     }
 }
 
-/// The card, when a BAR file is there; `None` (and a note) when there is none.
-fn card(args: &Args) -> Option<Listed> {
+/// The card, when a BAR file is there; otherwise a note saying where none was found.
+fn card(args: &Args) -> Result<Listed, String> {
     let path = args.card.clone().unwrap_or_else(|| xinlian_hw_sim::DEFAULT_BAR_PATH.into());
     if !path.exists() {
-        println!("card: none at {} (start a simulated one with `xinlian card serve`)", path.display());
-        return None;
+        return Err(format!("card: none at {} (start a simulated one with `xinlian card serve`)", path.display()));
     }
-    Some(match super::card::open_backend(Some(&path)) {
+    Ok(match super::card::open_backend(Some(&path)) {
         Ok(backend) => Listed {
             name: "card".to_string(),
             detail: backend.info().device.clone(),
@@ -53,9 +53,50 @@ fn card(args: &Args) -> Option<Listed> {
     })
 }
 
+/// Every OpenCL device, each started and self-tested (a program build on a cold cache takes a
+/// moment: the binary cache makes the next start quick); a note when there is none.
+fn opencl() -> Result<Vec<Listed>, String> {
+    use xinlian_accel::backends::opencl;
+    match opencl::devices() {
+        Err(e) => Err(format!("opencl: {e}")),
+        Ok(_) => Ok(opencl::list_devices()
+            .into_iter()
+            .map(|report| {
+                let d = &report.info;
+                let startup = report.startup.map_or(String::new(), |s| {
+                    format!(", started in {:.2} s ({:?} program)", s.total_seconds, s.program)
+                });
+                Listed {
+                    name: format!("opencl:{}", d.index),
+                    detail: format!(
+                        "{} ({}, {} compute units, {} MiB, {}, {}){startup}",
+                        d.label(),
+                        d.device_type,
+                        d.compute_units,
+                        d.global_mem_bytes >> 20,
+                        d.version,
+                        d.opencl_c_version
+                    ),
+                    self_test: report.self_test,
+                }
+            })
+            .collect()),
+    }
+}
+
 pub(crate) fn run(args: &Args) -> anyhow::Result<bool> {
+    let opencl = opencl();
+    let card = card(args);
     let mut listed = vec![cpu()];
-    listed.extend(card(args));
+    let mut notes = Vec::new();
+    match opencl {
+        Ok(devices) => listed.extend(devices),
+        Err(note) => notes.push(note),
+    }
+    match card {
+        Ok(card) => listed.push(card),
+        Err(note) => notes.push(note),
+    }
     let mut all_pass = true;
     for d in &listed {
         println!("{}: {}", d.name, d.detail);
@@ -66,6 +107,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<bool> {
                 println!("    self-test: FAIL: {why}");
             }
         }
+    }
+    for note in notes {
+        println!("{note}");
     }
     Ok(all_pass)
 }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use xinlian_accel::{Backend, CpuBackend};
+use xinlian_accel::{Backend, CpuBackend, OpenClBackend};
 
 mod card;
 mod devices;
@@ -69,6 +69,10 @@ pub(crate) struct CommonArgs {
     /// The card's BAR file, for --backend card (default: /dev/shm/xinlian-card-0).
     #[arg(long, value_name = "PATH")]
     pub(crate) card: Option<PathBuf>,
+    /// The OpenCL device for --backend opencl: an index from `xinlian devices` or a substring of
+    /// its platform or device name (default: the first device).
+    #[arg(long, value_name = "SPEC")]
+    pub(crate) device: Option<String>,
 }
 
 /// Which device does the work. `auto` (all of them, through the dispatcher) arrives with the
@@ -77,6 +81,8 @@ pub(crate) struct CommonArgs {
 pub(crate) enum BackendChoice {
     /// The host CPU, all cores unless --threads says otherwise.
     Cpu,
+    /// An OpenCL device (--device SPEC), e.g. a GPU, or POCL's CPU device.
+    Opencl,
     /// A crypto card speaking the hw-sim card ABI, at --card PATH (start a simulated one with
     /// `xinlian card serve`).
     Card,
@@ -85,6 +91,7 @@ pub(crate) enum BackendChoice {
 pub(crate) fn make_backend(common: &CommonArgs) -> anyhow::Result<Box<dyn Backend>> {
     Ok(match common.backend {
         BackendChoice::Cpu => Box::new(CpuBackend::new(common.threads)),
+        BackendChoice::Opencl => Box::new(OpenClBackend::new(common.device.as_deref())?),
         BackendChoice::Card => Box::new(card::open_backend(common.card.as_deref())?),
     })
 }
