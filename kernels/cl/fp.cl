@@ -8,12 +8,17 @@
  *
  * Limb width: four 64-bit limbs with mul_hi(ulong), 16 limb products per multiplication (10 per
  * squaring) and a reduction with no multiplication at all (below). Measured on POCL (AMD EPYC
- * Zen 4, 2 cores, AVX-512): POCL vectorises work-items across AVX-512 lanes, where a 64x64 high
- * product has no instruction and is built from 32-bit multiplies; forcing one work-item per
- * group (scalar code, one mulx per product) ran at half the speed (3.8k against 7.7k verifies/s,
- * batches of 256, before the reduction below), so the vectorised 64-bit form stays. Eight 32-bit
- * limbs (64 native 32x32 products) were not measured: that variant, the likely choice for GPUs
- * (which also lack a 64-bit multiplier), is not written yet.
+ * Zen 4, 2 cores, AVX-512), CPU time per verification, batches of 4,096:
+ *   - this file: 192-194 us;
+ *   - eight 32-bit limbs (64 native 32x32 products, the same p-shaped reduction in 32-bit
+ *     words, squaring as a product; written for the measurement, not kept): 617-621 us, 3.2x
+ *     slower;
+ *   - this file with one work-item per work-group (no vectorisation across work-items, one mulx
+ *     per product): half the speed of the vectorised form (3.8k against 7.7k verifies/s, before
+ *     the reduction below).
+ * GPUs have no 64-bit multiplier either, and there 32-bit limbs may well win: measure on the
+ * device before choosing (a 32-bit fp.cl only has to keep this file's function names and
+ * fp_limb/fp_set, which convert at the buffer boundary).
  *
  * Montgomery reduction uses -p^-1 = 1 mod 2^64 (p = -1 mod 2^64): the multiplier of each
  * reduction step is the lowest limb itself.
@@ -65,6 +70,9 @@ inline ulong fp_sbb(ulong a, ulong b, ulong *borrow) {
 inline void fp_set(fp_t *r, ulong l0, ulong l1, ulong l2, ulong l3) {
     r->l[0] = l0; r->l[1] = l1; r->l[2] = l2; r->l[3] = l3;
 }
+
+/* Limb k (0..3, least significant first) as a 64-bit word: the layout buffers use. */
+inline ulong fp_limb(const fp_t *a, int k) { return a->l[k]; }
 
 inline int fp_is_zero(const fp_t *a) {
     return (a->l[0] | a->l[1] | a->l[2] | a->l[3]) == 0;

@@ -69,10 +69,10 @@ __kernel void sm2_build_g_table(__global ulong *table, __global ulong *scratch) 
         fp_mul(&prefix, &prefix, &acc.z);
         __global ulong *e = win + 16 * d;
         for (int k = 0; k < 4; k++) {
-            e[k] = acc.x.l[k];
-            e[4 + k] = acc.y.l[k];
-            e[8 + k] = acc.z.l[k];
-            e[12 + k] = prefix.l[k];
+            e[k] = fp_limb(&acc.x, k);
+            e[4 + k] = fp_limb(&acc.y, k);
+            e[8 + k] = fp_limb(&acc.z, k);
+            e[12 + k] = fp_limb(&prefix, k);
         }
     }
     /* inv = (Z_0 ... Z_d)^-1, walking d down: Z_d^-1 = inv * (Z_0 ... Z_{d-1}). */
@@ -98,8 +98,8 @@ __kernel void sm2_build_g_table(__global ulong *table, __global ulong *scratch) 
         fp_mul(&y, &y, &zinv2);
         __global ulong *out = table + 8 * ((ulong)j * SM2_G_PER_WINDOW + (uint)d);
         for (int k = 0; k < 4; k++) {
-            out[k] = x.l[k];
-            out[4 + k] = y.l[k];
+            out[k] = fp_limb(&x, k);
+            out[4 + k] = fp_limb(&y, k);
         }
     }
 }

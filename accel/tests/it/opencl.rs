@@ -74,10 +74,34 @@ fn list_devices_self_tests_every_device() {
     let reports = opencl::list_devices();
     assert!(!reports.is_empty());
     for r in &reports {
+        assert!(r.to_string().ends_with(": self-test ok"), "{r}");
         assert!(r.info.compute_units >= 1);
         assert!(r.info.version.starts_with("OpenCL"), "{}", r.info.version);
         assert_eq!(r.self_test, Ok(()), "{}", r.info.label());
     }
+}
+
+/// Callers on several threads share one backend (one lock around the queues) and each gets
+/// the CPU's answers for its own batch.
+#[test]
+fn concurrent_callers_get_their_own_answers() {
+    let Some(b) = backend() else { return };
+    let (valid, tampered) = annex_a_items();
+    std::thread::scope(|scope| {
+        for k in 0..4usize {
+            let items: Vec<PreparedVerify> =
+                (0..50 + k * 17).map(|i| if (i + k) % 3 == 0 { tampered.clone() } else { valid.clone() }).collect();
+            scope.spawn(move || {
+                let want: Vec<Verdict> = items.iter().map(verify_one).collect();
+                for _ in 0..3 {
+                    assert_eq!(b.verify_batch(&items).unwrap(), want);
+                    let msgs: MessageBatch = (0..k * 40).map(|i| &[0x5Au8; 300][..i % 300]).collect();
+                    let digests: Vec<_> = msgs.iter().map(sm3::digest).collect();
+                    assert_eq!(b.sm3_batch(&msgs).unwrap(), digests);
+                }
+            });
+        }
+    });
 }
 
 #[test]

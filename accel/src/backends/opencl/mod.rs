@@ -18,7 +18,30 @@
 //!
 //! Start-up: the program is built once per backend (from the binary cache when it can be, see
 //! [`program`]), then the base-point table is built on the device by `sm2_build_g_table` and
-//! stays there. Per-key tables (`PreparedVerify::table`) are ignored: the device uses the key.
+//! stays there, then each batch kernel is launched once empty (POCL compiles at first launch).
+//! Every launch uses one work-group size (64, `WORK_GROUP`). Per-key tables
+//! (`PreparedVerify::table`) are ignored: the device uses the key.
+//!
+//! Figures (POCL 3.1 on AMD EPYC Zen 4, 2 cores, AVX-512; the cpu backend on both cores in the
+//! same run; `cargo bench -p xinlian-benches --bench opencl`, `XINLIAN_BENCH_FULL=1` for every
+//! size; the machine was shared, so expect a few percent of noise):
+//!
+//! ```text
+//!   batch   verify opencl   verify cpu    SM3 (128 B msgs) opencl   SM3 cpu
+//!       1        5.0k/s        14.7k/s          2.7 MiB/s            211 MiB/s
+//!     256       10.2k/s        98.2k/s          253 MiB/s            1.76 GiB/s
+//!   4,096       10.3k/s       102.0k/s          426 MiB/s            2.10 GiB/s
+//!   start-up, empty caches (xinlian's and POCL's): 3.3 s (program 2.0 s, G table 0.23 s,
+//!     first launches 1.05 s); POCL's cache only: 0.12 s; binary cache: 18-31 ms
+//! ```
+//!
+//! Upload and download are well under 1% of a verify batch (0.054 ms against 398 ms wall at
+//! 4,096); the kernel is the cost. On a GPU the same source runs thousands of work-items at
+//! once, and what would change: 32-bit limbs (GPUs have no 64-bit multiplier; see
+//! `kernels/cl/fp.cl`), the G table in constant or texture-cached memory, SM3 loads laid out
+//! for coalescing (one work-item per message reads from scattered offsets; on POCL, unrolling
+//! the rounds so that the message schedule stays in registers gave +46%), and larger chunks so
+//! that transfers over PCIe overlap kernels.
 
 pub mod buffers;
 pub mod device;
@@ -57,6 +80,17 @@ const RESULT_MISMATCH: u8 = 5;
 /// A batch is cut into chunks of at least this many items (at most [`MAX_CHUNKS`] of them),
 /// alternating over the two lanes, so that uploads overlap kernels without drowning in launches.
 const MIN_CHUNK_ITEMS: usize = 2048;
+/// Work-group size of every launch (lowered to what a kernel allows on the device). Fixed, so
+/// that POCL, which compiles a kernel once per work-group size it sees (on first use, then from
+/// its cache), compiles each kernel once: left to the driver, the size follows the batch size, and
+/// a fresh machine spent minutes compiling for every new batch size in the tests. 64 is a
+/// multiple of the SIMD width of every current GPU (32 or 64) and of AVX-512's 8 lanes.
+const WORK_GROUP: usize = 64;
+/// Global work size for `n` items: `n` rounded up to a whole number of work-groups (the
+/// kernels return early for ids at or past their count).
+fn global_size(n: usize, local: usize) -> usize {
+    n.div_ceil(local).max(1) * local
+}
 /// Chunks a batch is cut into at most (before the per-chunk size cap).
 const MAX_CHUNKS: usize = 4;
 /// Largest chunk, in items (keeps the work size in `uint` and buffers modest).
@@ -117,6 +151,9 @@ pub struct StartupReport {
     pub program_seconds: f64,
     /// Seconds to build the base-point table on the device.
     pub table_seconds: f64,
+    /// Seconds of one empty launch of each batch kernel (drivers that compile at first launch
+    /// do it here).
+    pub first_launch_seconds: f64,
     /// Seconds from `new` to ready (context, queues, program, kernels, table).
     pub total_seconds: f64,
 }
@@ -148,6 +185,29 @@ pub struct DeviceReport {
     pub self_test: Result<(), String>,
 }
 
+impl std::fmt::Display for DeviceReport {
+    /// One line: `opencl:0 Platform / Device (cpu, 2 CUs, 4771 MiB, OpenCL 3.0 ...): self-test ok`,
+    /// or `... : self-test FAILED: why`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = &self.info;
+        write!(
+            f,
+            "opencl:{} {} ({}, {} compute units, {} MiB, {}, {})",
+            d.index,
+            d.label(),
+            d.device_type,
+            d.compute_units,
+            d.global_mem_bytes >> 20,
+            d.version,
+            d.opencl_c_version
+        )?;
+        match &self.self_test {
+            Ok(()) => f.write_str(": self-test ok"),
+            Err(why) => write!(f, ": self-test FAILED: {why}"),
+        }
+    }
+}
+
 /// Every OpenCL device, each started as a backend and self-tested. Empty when there is no
 /// OpenCL platform; [`devices`] gives the reason.
 pub fn list_devices() -> Vec<DeviceReport> {
@@ -172,6 +232,8 @@ struct State {
     sm3: Kernel,
     merkle: Kernel,
     verify: Kernel,
+    /// Work-group size of every launch (see [`WORK_GROUP`]).
+    local: usize,
     g_table: Buffer<u64>,
     last: Option<Timings>,
     // Dropped last: everything above belongs to it.
@@ -212,6 +274,12 @@ impl OpenClBackend {
             kernel("sm2_build_g_table")?,
         );
 
+        // One work-group size for every kernel, within what each kernel allows on this device.
+        let local = [&sm3, &merkle, &verify, &build_table]
+            .iter()
+            .map(|k| k.get_work_group_size(device.id as _).unwrap_or(1))
+            .fold(WORK_GROUP, usize::min)
+            .max(1);
         let table_start = Instant::now();
         let create = |words: usize| {
             // SAFETY: null host pointer and no host-pointer flags: the driver allocates `words`
@@ -228,13 +296,59 @@ impl OpenClBackend {
             ExecuteKernel::new(&build_table)
                 .set_arg(&g_table)
                 .set_arg(&scratch)
-                .set_global_work_size(32)
+                .set_global_work_size(global_size(32, local))
+                .set_local_work_size(local)
                 .enqueue_nd_range(&queues[0])
         }
         .map_err(api("clEnqueueNDRangeKernel"))?;
         queues[0].finish().map_err(api("clFinish"))?;
         drop(scratch);
         let table_seconds = table_start.elapsed().as_secs_f64();
+
+        // One empty launch of each batch kernel (count 0: every work-item returns at once), so
+        // that a driver compiling at first launch (POCL does, per work-group size) does it now
+        // rather than in the first batch.
+        let launch_start = Instant::now();
+        let mut lanes = [Lane::new(), Lane::new()];
+        {
+            let lane = &mut lanes[0];
+            let bytes = lane.bytes_in.ensure(&context, 1)? as &Buffer<u8>;
+            let words = lane.words_in.ensure(&context, 1)? as &Buffer<u64>;
+            let out = lane.bytes_out.ensure(&context, 1)? as &Buffer<u8>;
+            let zero: cl_uint = 0;
+            // SAFETY: each kernel gets buffers of the types its signature names and a count of
+            // 0, so no work-item reads or writes any buffer.
+            unsafe {
+                ExecuteKernel::new(&sm3)
+                    .set_arg(bytes)
+                    .set_arg(words)
+                    .set_arg(&zero)
+                    .set_arg(out)
+                    .set_global_work_size(local)
+                    .set_local_work_size(local)
+                    .enqueue_nd_range(&queues[0])
+                    .map_err(api("clEnqueueNDRangeKernel"))?;
+                ExecuteKernel::new(&merkle)
+                    .set_arg(bytes)
+                    .set_arg(&zero)
+                    .set_arg(out)
+                    .set_global_work_size(local)
+                    .set_local_work_size(local)
+                    .enqueue_nd_range(&queues[0])
+                    .map_err(api("clEnqueueNDRangeKernel"))?;
+                ExecuteKernel::new(&verify)
+                    .set_arg(words)
+                    .set_arg(&g_table)
+                    .set_arg(&zero)
+                    .set_arg(out)
+                    .set_global_work_size(local)
+                    .set_local_work_size(local)
+                    .enqueue_nd_range(&queues[0])
+                    .map_err(api("clEnqueueNDRangeKernel"))?;
+            }
+            queues[0].finish().map_err(api("clFinish"))?;
+        }
+        let first_launch_seconds = launch_start.elapsed().as_secs_f64();
 
         let info = BackendInfo {
             name: "opencl".to_string(),
@@ -257,18 +371,10 @@ impl OpenClBackend {
                 program: source,
                 program_seconds,
                 table_seconds,
+                first_launch_seconds,
                 total_seconds: start.elapsed().as_secs_f64(),
             },
-            state: Mutex::new(State {
-                queues,
-                lanes: [Lane::new(), Lane::new()],
-                sm3,
-                merkle,
-                verify,
-                g_table,
-                last: None,
-                context,
-            }),
+            state: Mutex::new(State { queues, lanes, sm3, merkle, verify, local, g_table, last: None, context }),
         })
     }
 
@@ -480,7 +586,8 @@ impl Backend for OpenClBackend {
                         .set_arg(&state.g_table)
                         .set_arg(&count_arg(end - start)?)
                         .set_arg(output)
-                        .set_global_work_size(end - start)
+                        .set_global_work_size(global_size(end - start, state.local))
+                        .set_local_work_size(state.local)
                         .enqueue_nd_range(queue)
                 }
                 .map_err(api("clEnqueueNDRangeKernel"))?;
@@ -555,7 +662,6 @@ impl Backend for OpenClBackend {
                 let ends_buf = lane.words_in.ensure(&state.context, local_ends.len())?;
                 // SAFETY: `rebased` outlives `flight`.
                 flight.uploads.extend(unsafe { upload(queue, ends_buf, local_ends) }?);
-                lane.bytes_out.ensure(&state.context, digests.len())?;
                 let (data_buf, ends_buf, out_buf) = (
                     lane.bytes_in.ensure(&state.context, bytes.len())?,
                     lane.words_in.ensure(&state.context, local_ends.len())?,
@@ -571,7 +677,8 @@ impl Backend for OpenClBackend {
                         .set_arg(ends_buf)
                         .set_arg(&count_arg(end - start)?)
                         .set_arg(&*out_buf)
-                        .set_global_work_size(end - start)
+                        .set_global_work_size(global_size(end - start, state.local))
+                        .set_local_work_size(state.local)
                         .enqueue_nd_range(queue)
                 }
                 .map_err(api("clEnqueueNDRangeKernel"))?;
@@ -602,7 +709,6 @@ impl Backend for OpenClBackend {
             let input = lane.bytes_in.ensure(&state.context, flat.len())?;
             // SAFETY: `flat` outlives `flight`.
             flight.uploads.extend(unsafe { upload(queue, input, &flat) }?);
-            lane.bytes_out.ensure(&state.context, out.len())?;
             let (input, output) =
                 (lane.bytes_in.ensure(&state.context, flat.len())?, lane.bytes_out.ensure(&state.context, out.len())?);
             let input = &*input;
@@ -613,7 +719,8 @@ impl Backend for OpenClBackend {
                     .set_arg(input)
                     .set_arg(&count_arg(nodes.len())?)
                     .set_arg(&*output)
-                    .set_global_work_size(parents)
+                    .set_global_work_size(global_size(parents, state.local))
+                    .set_local_work_size(state.local)
                     .enqueue_nd_range(queue)
             }
             .map_err(api("clEnqueueNDRangeKernel"))?;

@@ -59,15 +59,24 @@ fn cache_key(device: &DeviceInfo, source: &str) -> String {
 /// Build (or load) the program for `device` in `context`. Returns it, how it was obtained,
 /// and the seconds it took.
 pub(crate) fn build(context: &Context, device: &DeviceInfo) -> Result<(Program, ProgramSource, f64), OpenClError> {
+    build_source(context, device, &cl::program_source(), cache_dir())
+}
+
+/// [`build`] for any source, with the cache in `cache` (`None`: no cache).
+fn build_source(
+    context: &Context,
+    device: &DeviceInfo,
+    source: &str,
+    cache: Option<PathBuf>,
+) -> Result<(Program, ProgramSource, f64), OpenClError> {
     let start = Instant::now();
-    let source = cl::program_source();
-    let path = cache_dir().map(|dir| dir.join(format!("opencl-{}.bin", cache_key(device, &source))));
+    let path = cache.map(|dir| dir.join(format!("opencl-{}.bin", cache_key(device, source))));
     if let Some(binary) = path.as_ref().and_then(|p| std::fs::read(p).ok()) {
         if let Some(program) = from_binary(context, &binary) {
             return Ok((program, ProgramSource::Cached, start.elapsed().as_secs_f64()));
         }
     }
-    let mut program = Program::create_from_source(context, &source)
+    let mut program = Program::create_from_source(context, source)
         .map_err(|e| OpenClError::Api { call: "clCreateProgramWithSource", code: e.0 })?;
     if let Err(e) = program.build(context.devices(), BUILD_OPTIONS) {
         let log = context
@@ -103,5 +112,27 @@ fn store(program: &Program, path: &std::path::Path) {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     if std::fs::write(&tmp, &binary).is_ok() && std::fs::rename(&tmp, path).is_err() {
         let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kernel that does not compile gives an error carrying the compiler's log, which names
+    /// the problem; no device here: nothing to check.
+    #[test]
+    fn a_build_failure_returns_the_build_log() {
+        let Ok(device) = super::super::select(None) else {
+            eprintln!("skipped: no OpenCL device");
+            return;
+        };
+        let Ok(context) = Context::from_device(&device.device()) else { return };
+        let source = "__kernel void broken(__global uint *out) { out[0] = undeclared_name; }";
+        match build_source(&context, device, source, None) {
+            Err(OpenClError::Build { log, .. }) => assert!(log.contains("undeclared_name"), "{log}"),
+            Err(other) => panic!("expected a build error, got {other}"),
+            Ok(_) => panic!("a broken kernel built"),
+        }
     }
 }
