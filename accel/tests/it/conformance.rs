@@ -1,6 +1,7 @@
 //! The conformance suite: every backend built must give the CPU reference's answers, byte for
-//! byte. Today the backends are the cpu backend on one and on two threads; the OpenCL and card
-//! issues add theirs to [`backends()`], and every test here then runs on them unchanged.
+//! byte. [`backends()`] holds the cpu backend on one and on two threads, every OpenCL device
+//! found (POCL in CI, where a missing device is a failure) and a simulated card served
+//! in-process; every test here runs on each of them unchanged.
 //!
 //! The references: [`verify_one`] for verdicts, [`sm3::digest`] for digests and
 //! [`merkle::root`] for Merkle roots. What is checked:
