@@ -68,15 +68,7 @@ fn opencl() -> Result<Vec<Listed>, String> {
                 });
                 Listed {
                     name: format!("opencl:{}", d.index),
-                    detail: format!(
-                        "{} ({}, {} compute units, {} MiB, {}, {}){startup}",
-                        d.label(),
-                        d.device_type,
-                        d.compute_units,
-                        d.global_mem_bytes >> 20,
-                        d.version,
-                        d.opencl_c_version
-                    ),
+                    detail: format!("{}{startup}", d.describe()),
                     self_test: report.self_test,
                 }
             })

@@ -48,6 +48,20 @@ impl DeviceInfo {
         format!("{} / {}", self.platform, self.name)
     }
 
+    /// The label and what the device is: `Platform / Device (cpu, 2 compute units, 4771 MiB,
+    /// OpenCL 3.0 ..., OpenCL C 1.2 ...)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({}, {} compute units, {} MiB, {}, {})",
+            self.label(),
+            self.device_type,
+            self.compute_units,
+            self.global_mem_bytes >> 20,
+            self.version,
+            self.opencl_c_version
+        )
+    }
+
     pub(crate) fn device(&self) -> Device {
         Device::new(self.id as cl_device_id)
     }

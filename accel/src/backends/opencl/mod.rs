@@ -189,18 +189,7 @@ impl std::fmt::Display for DeviceReport {
     /// One line: `opencl:0 Platform / Device (cpu, 2 CUs, 4771 MiB, OpenCL 3.0 ...): self-test ok`,
     /// or `... : self-test FAILED: why`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let d = &self.info;
-        write!(
-            f,
-            "opencl:{} {} ({}, {} compute units, {} MiB, {}, {})",
-            d.index,
-            d.label(),
-            d.device_type,
-            d.compute_units,
-            d.global_mem_bytes >> 20,
-            d.version,
-            d.opencl_c_version
-        )?;
+        write!(f, "opencl:{} {}", self.info.index, self.info.describe())?;
         match &self.self_test {
             Ok(()) => f.write_str(": self-test ok"),
             Err(why) => write!(f, ": self-test FAILED: {why}"),
