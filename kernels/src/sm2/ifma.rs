@@ -20,6 +20,10 @@
 //! The rare lanes where an addition meets the identity or equal x coordinates (Z3 = 0) are
 //! redone one at a time by the portable formulas, which handle every case.
 
+// Every function here is an `unsafe` target-feature function whose body is AVX-512 intrinsics;
+// their one safety condition, that the CPU has AVX-512F and IFMA, is each function's own
+// contract, checked once by the caller (`available`). Wrapping every intrinsic in its own
+// `unsafe` block would repeat that condition hundreds of times.
 #![allow(unsafe_op_in_unsafe_fn)]
 
 use core::arch::x86_64::*;
