@@ -8,6 +8,10 @@
 //!                                                                      never a verdict)
 //! ```
 //!
+//! Above the backends, [`Dispatcher`] (module [`dispatch`]) routes batches across every
+//! backend present by a cost model, checks device answers (canaries, CPU re-checks), takes
+//! failing devices out until their self-test passes, and always has the CPU as last resort.
+//!
 //! Decoding happens once, before any backend runs, so every backend judges exactly the same
 //! items; `Malformed` never depends on the device. A backend's failure is an [`AccelError`]:
 //! the caller re-runs the work elsewhere and never turns it into a verdict.
@@ -15,6 +19,7 @@
 pub mod backend;
 pub mod backends;
 pub mod cache;
+pub mod dispatch;
 pub mod self_test;
 pub mod verdict;
 
@@ -23,6 +28,7 @@ pub use backends::card::CardBackend;
 pub use backends::cpu::CpuBackend;
 pub use backends::opencl::OpenClBackend;
 pub use cache::{KeyCache, KeyCacheConfig};
+pub use dispatch::{AsyncDispatcher, BatcherConfig, DispatchConfig, Dispatcher};
 pub use verdict::{prepare, PreparedVerify, Verdict, VerifyRequest};
 pub use xinlian_kernels::sm3::Digest;
 

@@ -3,4 +3,5 @@
 mod cache;
 mod card;
 mod conformance;
+mod dispatch;
 mod opencl;
