@@ -873,6 +873,32 @@ fn verify_openssl_vectors_on_opencl() {
     assert!(text(&out.stderr).contains("no-such-device"), "{}", text(&out.stderr));
 }
 
+/// `--backend auto` over a card served with faults (and OpenCL, and the CPU): the right verdict
+/// on every line of the OpenSSL-made vector file, and `--stats` names every backend.
+#[test]
+fn auto_backend_with_a_faulty_card_gives_the_right_verdicts() {
+    let test = "auto_backend_with_a_faulty_card_gives_the_right_verdicts";
+    let Some(cases) = vectors(test) else {
+        return;
+    };
+    let mut many = Vec::new();
+    while many.len() < 1200 {
+        many.extend_from_slice(cases);
+    }
+    let tmp = TempDir::new("verify-auto");
+    let input = tmp.write("in.jsonl", &input_bytes(&many));
+    let served = common::Served::start(
+        "auto",
+        &["--profile", "fpga-1m", "--pacing", "fast", "--faults", "corrupt=0.03,drop=0.01,hang=0.01", "--seed", "5"],
+    );
+    let bar = served.bar.to_string_lossy().into_owned();
+    let args = ["verify", "--backend", "auto", "--card", &bar, "--stats", "--batch", "300", "--input", arg(&input)];
+    let out = xinlian(&args, None);
+    check_verdicts(&many, &out, &text(&out.stdout), &args.join(" "));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("backend shares:") && stderr.contains("card") && stderr.contains("cpu"), "{stderr}");
+}
+
 /// Issue 4's acceptance: with `xinlian card serve` in another process, `--backend card --card
 /// PATH` gives the right verdict on every line of the OpenSSL-made vector file.
 #[test]

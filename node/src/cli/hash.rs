@@ -22,7 +22,8 @@ pub(crate) struct Args {
 const BATCH: usize = 4096;
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    let backend = make_backend(&args.common)?;
+    let chosen = make_backend(&args.common)?;
+    let backend = chosen.backend();
     let mut input = open_input(&args.common.input)?;
     let mut out = open_output(&args.common.output)?;
     let started = Instant::now();
@@ -77,5 +78,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         bytes as f64 / secs.max(1e-9) / 1e6,
         backend.info().name
     );
+    chosen.print_stats(&args.common);
     Ok(())
 }

@@ -12,6 +12,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use xinlian_accel::{Backend, CpuBackend, OpenClBackend};
 
+mod auto;
 mod card;
 mod devices;
 mod hash;
@@ -73,10 +74,13 @@ pub(crate) struct CommonArgs {
     /// its platform or device name (default: the first device).
     #[arg(long, value_name = "SPEC")]
     pub(crate) device: Option<String>,
+    /// With --backend auto: print each backend's share of the work, errors, fallbacks and
+    /// canary failures to stderr at the end.
+    #[arg(long)]
+    pub(crate) stats: bool,
 }
 
-/// Which device does the work. `auto` (all of them, through the dispatcher) arrives with the
-/// dispatcher issue.
+/// Which device does the work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum BackendChoice {
     /// The host CPU, all cores unless --threads says otherwise.
@@ -86,13 +90,42 @@ pub(crate) enum BackendChoice {
     /// A crypto card speaking the hw-sim card ABI, at --card PATH (start a simulated one with
     /// `xinlian card serve`).
     Card,
+    /// Every device found (OpenCL devices, the card at --card or the default BAR path) plus the
+    /// CPU, through the dispatcher: work split by measured speed, device faults redone
+    /// elsewhere, device answers checked with canaries.
+    Auto,
 }
 
-pub(crate) fn make_backend(common: &CommonArgs) -> anyhow::Result<Box<dyn Backend>> {
+/// The backend a command runs on, and (for `auto`) the dispatcher's statistics.
+pub(crate) enum Chosen {
+    One(Box<dyn Backend>),
+    Auto(auto::AutoBackend),
+}
+
+impl Chosen {
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        match self {
+            Chosen::One(b) => b.as_ref(),
+            Chosen::Auto(a) => a,
+        }
+    }
+
+    /// Per-backend statistics, when `--stats` asked and the backend is `auto`.
+    pub(crate) fn print_stats(&self, common: &CommonArgs) {
+        match self {
+            Chosen::Auto(a) if common.stats => eprint!("{}", a.stats()),
+            Chosen::One(_) if common.stats => eprintln!("--stats: only --backend auto has per-backend shares"),
+            _ => {}
+        }
+    }
+}
+
+pub(crate) fn make_backend(common: &CommonArgs) -> anyhow::Result<Chosen> {
     Ok(match common.backend {
-        BackendChoice::Cpu => Box::new(CpuBackend::new(common.threads)),
-        BackendChoice::Opencl => Box::new(OpenClBackend::new(common.device.as_deref())?),
-        BackendChoice::Card => Box::new(card::open_backend(common.card.as_deref())?),
+        BackendChoice::Cpu => Chosen::One(Box::new(CpuBackend::new(common.threads))),
+        BackendChoice::Opencl => Chosen::One(Box::new(OpenClBackend::new(common.device.as_deref())?)),
+        BackendChoice::Card => Chosen::One(Box::new(card::open_backend(common.card.as_deref())?)),
+        BackendChoice::Auto => Chosen::Auto(auto::AutoBackend::open(common)),
     })
 }
 

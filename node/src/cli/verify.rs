@@ -127,7 +127,8 @@ fn write_verdict(out: &mut dyn Write, line: u64, v: &Verdict) -> std::io::Result
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    let backend = make_backend(&args.common)?;
+    let chosen = make_backend(&args.common)?;
+    let backend = chosen.backend();
     let threads = backend.info().parallelism;
     let cache = KeyCache::new(KeyCacheConfig::default());
     let mut input = open_input(&args.common.input)?;
@@ -171,5 +172,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         backend.info().name,
         backend.info().device,
     );
+    chosen.print_stats(&args.common);
     Ok(())
 }
