@@ -99,14 +99,14 @@ pub(crate) enum BackendChoice {
 /// The backend a command runs on, and (for `auto`) the dispatcher's statistics.
 pub(crate) enum Chosen {
     One(Box<dyn Backend>),
-    Auto(auto::AutoBackend),
+    Auto(Box<auto::AutoBackend>),
 }
 
 impl Chosen {
     pub(crate) fn backend(&self) -> &dyn Backend {
         match self {
             Chosen::One(b) => b.as_ref(),
-            Chosen::Auto(a) => a,
+            Chosen::Auto(a) => a.as_ref(),
         }
     }
 
@@ -125,7 +125,7 @@ pub(crate) fn make_backend(common: &CommonArgs) -> anyhow::Result<Chosen> {
         BackendChoice::Cpu => Chosen::One(Box::new(CpuBackend::new(common.threads))),
         BackendChoice::Opencl => Chosen::One(Box::new(OpenClBackend::new(common.device.as_deref())?)),
         BackendChoice::Card => Chosen::One(Box::new(card::open_backend(common.card.as_deref())?)),
-        BackendChoice::Auto => Chosen::Auto(auto::AutoBackend::open(common)),
+        BackendChoice::Auto => Chosen::Auto(Box::new(auto::AutoBackend::open(common))),
     })
 }
 
