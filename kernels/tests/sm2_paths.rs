@@ -103,6 +103,17 @@ fn run(items: &[Prehashed<'_>], path: VerifyPath) -> Vec<Result<(), Rejection>> 
     out
 }
 
+/// The answers of the single-item entry points, item by item.
+fn one_at_a_time(items: &[Prehashed<'_>]) -> Vec<Result<(), Rejection>> {
+    items
+        .iter()
+        .map(|it| match it.key {
+            KeyRef::Cold(k) => xsm2::verify_prehashed_vartime(k, it.e, it.r, it.s),
+            KeyRef::Table(t) => xsm2::verify_with_table_vartime(t, it.e, it.r, it.s),
+        })
+        .collect()
+}
+
 #[test]
 fn paths_agree_on_random_mixed_batches() {
     let paths = available_verify_paths();
@@ -119,13 +130,7 @@ fn paths_agree_on_random_mixed_batches() {
                 Prehashed { key, e: &c.e, r: &c.r, s: &c.s }
             })
             .collect();
-        let one_by_one: Vec<_> = items
-            .iter()
-            .map(|it| match it.key {
-                KeyRef::Cold(k) => xsm2::verify_prehashed_vartime(k, it.e, it.r, it.s),
-                KeyRef::Table(t) => xsm2::verify_with_table_vartime(t, it.e, it.r, it.s),
-            })
-            .collect();
+        let one_by_one = one_at_a_time(&items);
         for &path in &paths {
             assert_eq!(run(&items, path), one_by_one, "size {size}, path {path:?}");
         }
@@ -184,13 +189,7 @@ fn paths_agree_on_degenerate_sums() {
         items.push(Prehashed { key: KeyRef::Cold(key), e, r, s });
         items.push(Prehashed { key: KeyRef::Table(table), e, r, s });
     }
-    let one_by_one: Vec<_> = items
-        .iter()
-        .map(|it| match it.key {
-            KeyRef::Cold(k) => xsm2::verify_prehashed_vartime(k, it.e, it.r, it.s),
-            KeyRef::Table(t) => xsm2::verify_with_table_vartime(t, it.e, it.r, it.s),
-        })
-        .collect();
+    let one_by_one = one_at_a_time(&items);
     assert!(one_by_one.contains(&Err(Rejection::Identity)), "the r = n - 2s case with P = G must reach the identity");
     for path in available_verify_paths() {
         assert_eq!(run(&items, path), one_by_one, "path {path:?}");
