@@ -1,7 +1,8 @@
 //! Counters per backend, and their Prometheus text rendering.
 //!
-//! Owns: [`BackendMetrics`] (lock-free counters), [`MetricsSnapshot`], and
-//! [`render_prometheus`] (text exposition format 0.0.4, one `backend` label).
+//! Owns: [`BackendMetrics`] (lock-free counters and two histograms: the time of each backend
+//! call and the items in it), [`MetricsSnapshot`], and [`render_prometheus`] (text exposition
+//! format 0.0.4, one `backend` label). Items per second is `rate(xinlian_accel_items_total)`.
 //! Never: decisions (routing and health read the cost model and health, not these).
 
 use std::fmt::Write as _;
@@ -22,6 +23,26 @@ pub(crate) struct BackendMetrics {
     pub(crate) quarantines: AtomicU64,
     pub(crate) readmissions: AtomicU64,
     pub(crate) self_test_failures: AtomicU64,
+    /// Calls by duration, one count per bucket of [`LATENCY_BUCKETS_S`] (last: above all).
+    pub(crate) latency: [AtomicU64; LATENCY_BUCKETS_S.len() + 1],
+    /// Calls by items sent (canaries included), per bucket of [`BATCH_BUCKETS`].
+    pub(crate) batch_sizes: [AtomicU64; BATCH_BUCKETS.len() + 1],
+}
+
+/// Upper bounds of the call-latency histogram, seconds: 100 us (a CPU batch of a few items)
+/// to 5 s (a card's timeout).
+pub const LATENCY_BUCKETS_S: [f64; 10] = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0];
+/// Upper bounds of the batch-size histogram, items.
+pub const BATCH_BUCKETS: [u64; 7] = [1, 8, 64, 512, 4096, 32768, 262_144];
+
+impl BackendMetrics {
+    /// One backend call of `items` items (canaries included) that took `seconds`.
+    pub(crate) fn observe_call(&self, items: usize, seconds: f64) {
+        let at = LATENCY_BUCKETS_S.iter().position(|&b| seconds <= b).unwrap_or(LATENCY_BUCKETS_S.len());
+        add(&self.latency[at], 1);
+        let at = BATCH_BUCKETS.iter().position(|&b| items as u64 <= b).unwrap_or(BATCH_BUCKETS.len());
+        add(&self.batch_sizes[at], 1);
+    }
 }
 
 /// Add `n` to a counter.
@@ -61,6 +82,10 @@ pub struct MetricsSnapshot {
     pub readmissions: u64,
     /// Self-tests that failed while it was out.
     pub self_test_failures: u64,
+    /// Calls per latency bucket ([`LATENCY_BUCKETS_S`], then one for slower calls).
+    pub latency: Vec<u64>,
+    /// Calls per batch-size bucket ([`BATCH_BUCKETS`], then one for larger batches).
+    pub batch_sizes: Vec<u64>,
 }
 
 impl BackendMetrics {
@@ -81,6 +106,8 @@ impl BackendMetrics {
             quarantines: get(&self.quarantines),
             readmissions: get(&self.readmissions),
             self_test_failures: get(&self.self_test_failures),
+            latency: self.latency.iter().map(get).collect(),
+            batch_sizes: self.batch_sizes.iter().map(get).collect(),
         }
     }
 }
@@ -115,12 +142,51 @@ pub fn render_prometheus(snapshots: &[MetricsSnapshot]) -> String {
             let _ = writeln!(out, "xinlian_accel_{name}{{backend=\"{}\"}} {}", label(&s.backend), field(s));
         }
     }
+    histogram(
+        &mut out,
+        "call_seconds",
+        "Duration of backend calls.",
+        &LATENCY_BUCKETS_S.map(|b| b.to_string()),
+        snapshots,
+        |s| &s.latency,
+    );
+    histogram(
+        &mut out,
+        "batch_items",
+        "Items per backend call, canaries included.",
+        &BATCH_BUCKETS.map(|b| b.to_string()),
+        snapshots,
+        |s| &s.batch_sizes,
+    );
     let _ = writeln!(out, "# HELP xinlian_accel_healthy Whether the backend takes work (1) or is out (0).");
     let _ = writeln!(out, "# TYPE xinlian_accel_healthy gauge");
     for s in snapshots {
         let _ = writeln!(out, "xinlian_accel_healthy{{backend=\"{}\"}} {}", label(&s.backend), u8::from(s.healthy));
     }
     out
+}
+
+/// A histogram in exposition form: cumulative `_bucket{le=...}` lines and `_count` (no `_sum`:
+/// the busy-time counter already gives the total).
+fn histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    bounds: &[String],
+    snapshots: &[MetricsSnapshot],
+    counts: fn(&MetricsSnapshot) -> &Vec<u64>,
+) {
+    let _ = writeln!(out, "# HELP xinlian_accel_{name} {help}");
+    let _ = writeln!(out, "# TYPE xinlian_accel_{name} histogram");
+    for s in snapshots {
+        let backend = label(&s.backend);
+        let mut cumulative = 0;
+        for (i, bound) in bounds.iter().map(String::as_str).chain(std::iter::once("+Inf")).enumerate() {
+            cumulative += counts(s).get(i).copied().unwrap_or(0);
+            let _ = writeln!(out, "xinlian_accel_{name}_bucket{{backend=\"{backend}\",le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "xinlian_accel_{name}_count{{backend=\"{backend}\"}} {cumulative}");
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +201,24 @@ mod tests {
         assert!(text.contains("xinlian_accel_items_total{backend=\"cpu\"} 5\n"));
         assert!(text.contains("xinlian_accel_canary_failures_total{backend=\"ca\\\"rd\"} 2\n"));
         assert!(text.contains("xinlian_accel_healthy{backend=\"ca\\\"rd\"} 0\n"));
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 13 * 2);
+        let histogram_lines = (LATENCY_BUCKETS_S.len() + 2) + (BATCH_BUCKETS.len() + 2);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), (13 + histogram_lines) * 2);
+    }
+
+    #[test]
+    fn histograms_count_calls_in_their_buckets_cumulatively() {
+        let m = BackendMetrics::default();
+        m.observe_call(1, 0.00005); // first buckets
+        m.observe_call(100, 0.02); // 512 items, 50 ms
+        m.observe_call(1_000_000, 9.0); // above every bound
+        let s = m.snapshot("card", true);
+        assert_eq!(s.latency.iter().sum::<u64>(), 3);
+        assert_eq!((s.latency[0], s.latency[5], s.latency[10]), (1, 1, 1));
+        assert_eq!((s.batch_sizes[0], s.batch_sizes[3], s.batch_sizes[7]), (1, 1, 1));
+        let text = render_prometheus(&[s]);
+        assert!(text.contains("xinlian_accel_call_seconds_bucket{backend=\"card\",le=\"0.0001\"} 1\n"), "{text}");
+        assert!(text.contains("xinlian_accel_call_seconds_bucket{backend=\"card\",le=\"0.05\"} 2\n"), "{text}");
+        assert!(text.contains("xinlian_accel_call_seconds_bucket{backend=\"card\",le=\"+Inf\"} 3\n"), "{text}");
+        assert!(text.contains("xinlian_accel_batch_items_count{backend=\"card\"} 3\n"), "{text}");
     }
 }

@@ -462,6 +462,7 @@ impl Dispatcher {
         add(&slot.metrics.items, items as u64);
         add(&slot.metrics.batches, 1);
         add(&slot.metrics.busy_ns, u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+        slot.metrics.observe_call(sent, took.as_secs_f64());
         lock(&slot.costs[work as usize]).observe(sent, took);
     }
 
