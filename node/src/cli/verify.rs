@@ -140,16 +140,26 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     loop {
         let more = read_chunk(&mut *input, &mut chunk, args.batch as usize)?;
         let lines = chunk.lines();
-        let prepared = prepare_all(&lines, &cache, threads);
-        let items: Vec<PreparedVerify> = prepared.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
+        // Move the decoded items out (no copies); a line decided early keeps its verdict in place.
+        let mut items: Vec<PreparedVerify> = Vec::with_capacity(lines.len());
+        let early: Vec<Option<Verdict>> = prepare_all(&lines, &cache, threads)
+            .into_iter()
+            .map(|p| match p {
+                Ok(item) => {
+                    items.push(item);
+                    None
+                }
+                Err(v) => Some(v),
+            })
+            .collect();
         let verdicts =
             backend.verify_batch(&items).with_context(|| format!("backend {} failed", backend.info().name))?;
         let mut from_backend = verdicts.into_iter();
-        for p in prepared {
+        for decided in early {
             line_no += 1;
-            let verdict = match p {
-                Ok(_) => from_backend.next().context("backend returned fewer verdicts than items")?,
-                Err(v) => v,
+            let verdict = match decided {
+                None => from_backend.next().context("backend returned fewer verdicts than items")?,
+                Some(v) => v,
             };
             match verdict {
                 Verdict::Valid => valid += 1,
