@@ -127,6 +127,18 @@ inline void fp_double(fp_t *r, const fp_t *a) { fp_add(r, a, a); }
  * m * p with m = t0 (since -p^-1 = 1 mod 2^64) and drops the zero low limb. With the shape of p,
  * (t + m p) / 2^64 = (t >> 64) + m * (2^192 - 2^160 - 2^32 + 1): shifts and subtractions, no
  * multiplication. */
+/* What one Montgomery step adds above the limb it clears:
+ * v = m * (2^192 - 2^160 - 2^32 + 1) = [m, 0, 0, m] - [m << 32, m >> 32, m << 32, m >> 32],
+ * non-negative and below 2^256 (p = -1 mod 2^64, so the step's multiplier is the limb itself). */
+inline void fp_reduction_term(ulong m, ulong *v0, ulong *v1, ulong *v2, ulong *v3) {
+    ulong lo = m << 32, hi = m >> 32;
+    ulong br = 0;
+    *v0 = fp_sbb(m, lo, &br);
+    *v1 = fp_sbb(0, hi, &br);
+    *v2 = fp_sbb(0, lo, &br);
+    *v3 = fp_sbb(m, hi, &br);
+}
+
 void fp_mul(fp_t *r, const fp_t *a, const fp_t *b) {
     ulong t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0;
     for (int i = 0; i < 4; i++) {
@@ -140,13 +152,8 @@ void fp_mul(fp_t *r, const fp_t *a, const fp_t *b) {
         t4 = fp_adc(t4, c, &t5);
         /* v = m * (2^192 - 2^160 - 2^32 + 1) = [m, 0, 0, m] - [m << 32, m >> 32, m << 32, m >> 32],
          * non-negative, below 2^256. */
-        ulong m = t0;
-        ulong lo = m << 32, hi = m >> 32;
-        ulong br = 0;
-        ulong v0 = fp_sbb(m, lo, &br);
-        ulong v1 = fp_sbb(0, hi, &br);
-        ulong v2 = fp_sbb(0, lo, &br);
-        ulong v3 = fp_sbb(m, hi, &br);
+        ulong v0, v1, v2, v3;
+        fp_reduction_term(t0, &v0, &v1, &v2, &v3);
         c = 0;
         t0 = fp_adc(t1, v0, &c);
         t1 = fp_adc(t2, v1, &c);
@@ -203,13 +210,8 @@ void fp_sqr(fp_t *r, const fp_t *a) {
     /* Montgomery reduction, m = t[i]: t += m p 2^(64 i), i.e. t[i+1..i+5) += v(m) with
      * v(m) = m (2^192 - 2^160 - 2^32 + 1), the carry running up to t[8]. */
     for (int i = 0; i < 4; i++) {
-        ulong m = t[i];
-        ulong mlo = m << 32, mhi = m >> 32;
-        ulong br = 0;
-        ulong v0 = fp_sbb(m, mlo, &br);
-        ulong v1 = fp_sbb(0, mhi, &br);
-        ulong v2 = fp_sbb(0, mlo, &br);
-        ulong v3 = fp_sbb(m, mhi, &br);
+        ulong v0, v1, v2, v3;
+        fp_reduction_term(t[i], &v0, &v1, &v2, &v3);
         c = 0;
         t[i + 1] = fp_adc(t[i + 1], v0, &c);
         t[i + 2] = fp_adc(t[i + 2], v1, &c);

@@ -138,12 +138,20 @@ impl V {
             // The low 52 bits of t[i] are now zero; what is above them belongs to t[i+1].
             t[i + 1] = _mm512_add_epi64(t[i + 1], _mm512_srli_epi64::<52>(t[i]));
         }
-        let mut r = [t[5], t[6], t[7], t[8], t[9]];
+        V(V::carry([t[5], t[6], t[7], t[8], t[9]]))
+    }
+
+    /// Carry each limb's bits above 52 into the next (arithmetic shifts, so negative limbs of
+    /// a non-negative value borrow correctly); the top limb keeps what is left.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    unsafe fn carry(mut s: [__m512i; 5]) -> [__m512i; 5] {
+        let mask = splat(M52);
         for k in 0..4 {
-            r[k + 1] = _mm512_add_epi64(r[k + 1], _mm512_srli_epi64::<52>(r[k]));
-            r[k] = _mm512_and_si512(r[k], mask);
+            s[k + 1] = _mm512_add_epi64(s[k + 1], _mm512_srai_epi64::<52>(s[k]));
+            s[k] = _mm512_and_si512(s[k], mask);
         }
-        V(r)
+        s
     }
 
     #[inline]
@@ -155,12 +163,8 @@ impl V {
     /// Carry-propagate signed limbs, then fold everything at and above 2^256 back in.
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
-    unsafe fn normalize_fold(mut s: [__m512i; 5]) -> V {
-        let mask = splat(M52);
-        for k in 0..4 {
-            s[k + 1] = _mm512_add_epi64(s[k + 1], _mm512_srai_epi64::<52>(s[k]));
-            s[k] = _mm512_and_si512(s[k], mask);
-        }
+    unsafe fn normalize_fold(s: [__m512i; 5]) -> V {
+        let mut s = V::carry(s);
         // Value below 2^260 and non-negative: limb 4 holds bits 208 and up; c = value >> 256.
         let c = _mm512_srli_epi64::<48>(s[4]);
         s[4] = _mm512_and_si512(s[4], splat((1 << 48) - 1));
@@ -169,11 +173,7 @@ impl V {
         s[0] = _mm512_add_epi64(s[0], c);
         s[1] = _mm512_add_epi64(s[1], _mm512_sub_epi64(_mm512_slli_epi64::<44>(c), _mm512_slli_epi64::<12>(c)));
         s[4] = _mm512_add_epi64(s[4], _mm512_slli_epi64::<16>(c));
-        for k in 0..4 {
-            s[k + 1] = _mm512_add_epi64(s[k + 1], _mm512_srai_epi64::<52>(s[k]));
-            s[k] = _mm512_and_si512(s[k], mask);
-        }
-        V(s)
+        V(V::carry(s))
     }
 
     #[inline]
