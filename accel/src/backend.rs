@@ -47,7 +47,7 @@ pub struct BackendInfo {
     pub parallelism: usize,
 }
 
-/// A failure of the device, not of the input. Never a verdict.
+/// A failure of a device (or of the layer's own set-up), not of the input. Never a verdict.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AccelError {
     /// The device is gone (unplugged, reset, driver lost).
@@ -73,6 +73,13 @@ pub enum AccelError {
     /// A known-answer self-test failed.
     #[error("self-test failed: {0}")]
     SelfTest(String),
+    /// The `[accel]` configuration is invalid, or a device it requires did not start; the
+    /// message names the field.
+    #[error("accel config: {0}")]
+    Config(String),
+    /// An async API was asked for outside a tokio runtime.
+    #[error("no async runtime: {0}")]
+    NoRuntime(String),
 }
 
 /// One way to run SM2 verification and SM3 hashing. Every backend accepts and rejects

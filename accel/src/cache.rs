@@ -33,7 +33,7 @@ pub struct KeyCacheConfig {
 
 impl Default for KeyCacheConfig {
     fn default() -> Self {
-        KeyCacheConfig { max_entries: 100_000, max_table_bytes: 64 << 20, table_after: 2 }
+        KeyCacheConfig { max_entries: 100_000, max_table_bytes: 64 << 20, table_after: 4 }
     }
 }
 

@@ -11,6 +11,9 @@
 //! Above the backends, [`Dispatcher`] (module [`dispatch`]) routes batches across every
 //! backend present by a cost model, checks device answers (canaries, CPU re-checks), takes
 //! failing devices out until their self-test passes, and always has the CPU as last resort.
+//! [`AccelConfig`] (module [`config`]) is the node's `[accel]` config section, and
+//! [`AccelConfig::open`] finds and starts the backends it names and gives an [`Accel`]: the
+//! async dispatcher, the key cache, and their status and metrics.
 //!
 //! Decoding happens once, before any backend runs, so every backend judges exactly the same
 //! items; `Malformed` never depends on the device. A backend's failure is an [`AccelError`]:
@@ -19,6 +22,7 @@
 pub mod backend;
 pub mod backends;
 pub mod cache;
+pub mod config;
 pub mod dispatch;
 pub mod self_test;
 pub mod verdict;
@@ -28,7 +32,8 @@ pub use backends::card::CardBackend;
 pub use backends::cpu::CpuBackend;
 pub use backends::opencl::OpenClBackend;
 pub use cache::{KeyCache, KeyCacheConfig};
-pub use dispatch::{AsyncDispatcher, BatcherConfig, DispatchConfig, Dispatcher};
+pub use config::{Accel, AccelConfig, Backends};
+pub use dispatch::{AsyncDispatcher, BackendStatus, BatcherConfig, DispatchConfig, Dispatcher};
 pub use verdict::{prepare, PreparedVerify, Verdict, VerifyRequest};
 pub use xinlian_kernels::sm3::Digest;
 

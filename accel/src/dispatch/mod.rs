@@ -5,6 +5,10 @@
 //!  verify_batch(items) ──> small (< cpu_only_below)? ──yes──> CPU
 //!        │ no
 //!        v
+//!  router::RouteChooser: large batches timed whole, split and CPU alone; the CPU alone
+//!        │ measured faster (devices on the host's own cores)? ──yes──> CPU (the split tried
+//!        │ no                                                          again now and then)
+//!        v
 //!  router::split over the CPU + admitted devices (cost model: fixed + n x per_item, each
 //!        │ share sized so all finish together; calibrated at start-up, updated per batch)
 //!        v
@@ -63,7 +67,7 @@ use canary::CanaryPool;
 use health::{Admission, Health, OutReason};
 use metrics::{add, BackendMetrics};
 pub use metrics::{render_prometheus, MetricsSnapshot};
-pub use router::CostModel;
+pub use router::{CostModel, Route, RouteChooser};
 
 /// How the dispatcher routes and checks.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,6 +112,45 @@ impl Default for DispatchConfig {
             cpu_threads: 0,
         }
     }
+}
+
+/// Large batches measured both ways ([`Dispatcher::verify_routes`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct RouteRates {
+    /// Items per second of large batches split across the CPU and the devices.
+    pub split_per_s: Option<f64>,
+    /// Items per second of large batches on the CPU alone.
+    pub cpu_alone_per_s: Option<f64>,
+    /// Large batches split.
+    pub split_batches: u64,
+    /// Large batches run on the CPU alone while a device was available.
+    pub cpu_alone_batches: u64,
+}
+
+/// One backend as `GET /status` shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct BackendStatus {
+    /// Unique name within the dispatcher (`cpu`, `card`, `card2`, `opencl`...).
+    pub name: String,
+    /// The kind of device (`"cpu"`, `"opencl"`, `"card"` in JSON).
+    pub kind: BackendKind,
+    /// What the device is.
+    pub device: String,
+    /// Whether it takes work now.
+    pub healthy: bool,
+    /// Out for a wrong answer (a canary or a CPU re-check), not merely for an error.
+    pub quarantined: bool,
+    /// Why it last failed, if it ever did (it may have come back since).
+    pub last_failure: Option<String>,
+    /// Real items it answered (canaries not counted).
+    pub items: u64,
+    /// Batches it answered.
+    pub batches: u64,
+    /// Calls that returned a device error.
+    pub errors: u64,
+    /// Its modelled verification rate on large batches (signatures per second), from start-up
+    /// calibration and the batches since.
+    pub verify_per_s: f64,
 }
 
 /// The kinds of work, each with its own cost model (per item: a signature, a message, a node).
@@ -166,6 +209,8 @@ pub struct Dispatcher {
     config: DispatchConfig,
     canaries: Mutex<CanaryPool>,
     rng: Mutex<StdRng>,
+    /// Per kind of work: whether splitting large batches pays, as measured.
+    routes: [Mutex<RouteChooser>; 3],
 }
 
 impl Dispatcher {
@@ -202,7 +247,14 @@ impl Dispatcher {
             None => StdRng::from_entropy(),
         };
         let pool = CanaryPool::new(config.canary_pool, &mut rng);
-        let dispatcher = Dispatcher { slots, cpu, config, canaries: Mutex::new(pool), rng: Mutex::new(rng) };
+        let dispatcher = Dispatcher {
+            slots,
+            cpu,
+            config,
+            canaries: Mutex::new(pool),
+            rng: Mutex::new(rng),
+            routes: Default::default(),
+        };
         if dispatcher.config.calibrate {
             dispatcher.calibrate();
         }
@@ -264,6 +316,40 @@ impl Dispatcher {
         self.slots.iter().map(|s| (s.name.clone(), *lock(&s.costs[Work::Verify as usize]))).collect()
     }
 
+    /// Verification of large batches as measured both ways: items per second split across
+    /// the backends and on the CPU alone (`None` until measured), and how many large batches
+    /// went each way. See [`RouteChooser`].
+    pub fn verify_routes(&self) -> RouteRates {
+        let c = lock(&self.routes[Work::Verify as usize]);
+        let (split_per_s, cpu_alone_per_s) = c.rates();
+        let (split_batches, cpu_alone_batches) = c.counts();
+        RouteRates { split_per_s, cpu_alone_per_s, split_batches, cpu_alone_batches }
+    }
+
+    /// What each backend is and how it stands, in routing order (the CPU's included).
+    pub fn backend_status(&self) -> Vec<BackendStatus> {
+        self.slots
+            .iter()
+            .map(|s| {
+                let info = s.backend.info();
+                let cost = *lock(&s.costs[Work::Verify as usize]);
+                let m = s.metrics.snapshot(&s.name, s.health.is_healthy());
+                BackendStatus {
+                    name: s.name.clone(),
+                    kind: info.kind,
+                    device: info.device.clone(),
+                    healthy: m.healthy,
+                    quarantined: s.health.out_reason() == Some(OutReason::WrongAnswer),
+                    last_failure: lock(&s.last_failure).clone(),
+                    items: m.items,
+                    batches: m.batches,
+                    errors: m.errors,
+                    verify_per_s: cost.throughput(),
+                }
+            })
+            .collect()
+    }
+
     /// Counters of every backend.
     pub fn metrics(&self) -> Vec<MetricsSnapshot> {
         self.slots.iter().map(|s| s.metrics.snapshot(&s.name, s.health.is_healthy())).collect()
@@ -271,7 +357,26 @@ impl Dispatcher {
 
     /// The counters as Prometheus text.
     pub fn render_prometheus(&self) -> String {
-        render_prometheus(&self.metrics())
+        let mut out = render_prometheus(&self.metrics());
+        let r = self.verify_routes();
+        out.push_str(
+            "# HELP xinlian_accel_route_verify_per_second Verification rate of large batches as last measured, \
+             split across the backends or on the CPU alone.\n\
+             # TYPE xinlian_accel_route_verify_per_second gauge\n",
+        );
+        for (route, rate) in [("split", r.split_per_s), ("cpu_alone", r.cpu_alone_per_s)] {
+            if let Some(rate) = rate {
+                out.push_str(&format!("xinlian_accel_route_verify_per_second{{route=\"{route}\"}} {rate:.0}\n"));
+            }
+        }
+        out.push_str(
+            "# HELP xinlian_accel_route_batches_total Large verification batches measured per route.\n\
+             # TYPE xinlian_accel_route_batches_total counter\n",
+        );
+        for (route, n) in [("split", r.split_batches), ("cpu_alone", r.cpu_alone_batches)] {
+            out.push_str(&format!("xinlian_accel_route_batches_total{{route=\"{route}\"}} {n}\n"));
+        }
+        out
     }
 
     /// One verdict per item, in order. Never an error: a device that fails or answers wrongly
@@ -352,8 +457,9 @@ impl Dispatcher {
         out
     }
 
-    /// Split `items` over the CPU and admitted devices by cost, run the shares at once, and
-    /// redo any failed share on what remains. Answers in input order, each exactly once.
+    /// Run `items` on the CPU alone or split with the admitted devices, whichever measured
+    /// faster ([`RouteChooser`]); time large batches for that choice. Answers in input order,
+    /// each exactly once.
     fn route<T: Sync, R: Send>(
         &self,
         work: Work,
@@ -369,6 +475,31 @@ impl Dispatcher {
         if devices.is_empty() {
             return cpu(items);
         }
+        let route = lock(&self.routes[work as usize]).choose(items.len());
+        let t0 = Instant::now();
+        let out = match route {
+            Route::CpuAlone => cpu(items),
+            Route::Split => self.split_run(work, items, devices, tried, device, cpu),
+        };
+        // A batch that met a device failure took the fallback's time too: it says nothing
+        // about either route.
+        if !tried.iter().any(|&t| t) {
+            lock(&self.routes[work as usize]).record(route, items.len(), t0.elapsed());
+        }
+        out
+    }
+
+    /// Split `items` over the CPU and `devices` by cost, run the shares at once, and redo any
+    /// failed share on what remains. Answers in input order, each exactly once.
+    fn split_run<T: Sync, R: Send>(
+        &self,
+        work: Work,
+        items: &[T],
+        devices: Vec<usize>,
+        tried: &mut Vec<bool>,
+        device: &DeviceRun<'_, T, R>,
+        cpu: &(dyn Fn(&[T]) -> Vec<R> + Sync),
+    ) -> Vec<R> {
         let order: Vec<usize> = std::iter::once(self.cpu).chain(devices.iter().copied()).collect();
         let models: Vec<CostModel> = order.iter().map(|&i| *lock(&self.slots[i].costs[work as usize])).collect();
         let shares = router::split(items.len(), &models, 0, self.config.min_device_share);
@@ -426,7 +557,12 @@ impl Dispatcher {
                     let s = &self.slots[slot];
                     self.failed(s, failure, part.len());
                     tried[slot] = true;
-                    out.extend(self.route(work, part, tried, device, cpu));
+                    let left = if part.len() < self.config.cpu_only_below { Vec::new() } else { self.admitted(tried) };
+                    if left.is_empty() {
+                        out.extend(cpu(part));
+                    } else {
+                        out.extend(self.split_run(work, part, left, tried, device, cpu));
+                    }
                 }
             }
         }

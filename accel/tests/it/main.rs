@@ -2,6 +2,7 @@
 
 mod cache;
 mod card;
+mod config;
 mod conformance;
 mod dispatch;
 mod opencl;

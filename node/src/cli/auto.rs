@@ -1,16 +1,15 @@
 //! `--backend auto`: every device this binary can reach, through `xinlian-accel`'s dispatcher.
 //!
-//! Owns: finding the devices (every OpenCL device, or the one `--device` names; the card at
-//! `--card` or the default BAR path when a card is served there), and the per-backend
-//! statistics that `--stats` prints. Never: routing or result checking (the dispatcher's).
+//! Owns: turning `--card`, `--device` and `--threads` into an `[accel]` configuration with
+//! `backends = "auto"` (finding and starting the devices is `AccelConfig`'s, shared with the
+//! node), and the per-backend statistics that `--stats` prints. Never: routing or result
+//! checking (the dispatcher's).
 
-use std::path::Path;
 use std::sync::Arc;
 
-use xinlian_accel::backends::opencl;
 use xinlian_accel::{
-    AccelError, Backend, BackendInfo, BackendKind, CardBackend, DispatchConfig, Dispatcher, MessageBatch,
-    OpenClBackend, PreparedVerify, Verdict,
+    AccelConfig, AccelError, Backend, BackendInfo, BackendKind, Backends, CpuBackend, DispatchConfig, Dispatcher,
+    MessageBatch, PreparedVerify, Verdict,
 };
 use xinlian_kernels::merkle;
 use xinlian_kernels::sm3::Digest;
@@ -24,37 +23,40 @@ pub(crate) struct AutoBackend {
     info: BackendInfo,
 }
 
+/// The `[accel]` configuration `--backend auto` stands for: every device found (`--device`
+/// narrows OpenCL to one, `--card` names the card's BAR), the CPU with `--threads`.
+fn config(common: &CommonArgs) -> AccelConfig {
+    AccelConfig {
+        backends: Backends::Auto,
+        cpu_threads: common.threads,
+        // `--device ""` meant "the default device" before there was a config: no spec.
+        opencl_devices: common.device.iter().filter(|d| !d.trim().is_empty()).cloned().collect(),
+        card_bars: common.card.iter().filter(|p| !p.as_os_str().is_empty()).cloned().collect(),
+        ..AccelConfig::default()
+    }
+}
+
 impl AutoBackend {
     /// Every reachable device, plus the CPU. A device that cannot start is left out with a
     /// warning on stderr, never a failure: the CPU can always do the work.
     pub(crate) fn open(common: &CommonArgs) -> AutoBackend {
-        let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
-        let opencl_devices: Vec<&opencl::DeviceInfo> = match (&common.device, opencl::devices()) {
-            (Some(spec), _) => match opencl::select(Some(spec)) {
-                Ok(d) => vec![d],
-                Err(e) => {
-                    eprintln!("warning: --device {spec}: {e}; going on without OpenCL");
-                    Vec::new()
+        let config = config(common);
+        let dispatcher = match config.open_dispatcher() {
+            Ok((dispatcher, warnings)) => {
+                for w in warnings {
+                    eprintln!("warning: {w}");
                 }
-            },
-            (None, Ok(all)) => all.iter().collect(),
-            (None, Err(_)) => Vec::new(),
+                dispatcher
+            }
+            // With "auto" only an option out of range gets here (--threads above the config's
+            // limit): `auto` never fails to start, so say so and go on with the CPU alone on
+            // every core.
+            Err(e) => {
+                eprintln!("warning: {e}; going on with the CPU alone");
+                let cpu: Arc<dyn Backend> = Arc::new(CpuBackend::new(0));
+                Dispatcher::new(vec![cpu], DispatchConfig::default())
+            }
         };
-        for device in opencl_devices {
-            match OpenClBackend::on_device(device) {
-                Ok(b) => backends.push(Arc::new(b)),
-                Err(e) => eprintln!("warning: OpenCL device {} left out: {e}", device.label()),
-            }
-        }
-        let card_path = common.card.clone().unwrap_or_else(|| xinlian_hw_sim::DEFAULT_BAR_PATH.into());
-        if common.card.is_some() || Path::new(&card_path).exists() {
-            match CardBackend::open(&card_path) {
-                Ok(b) => backends.push(Arc::new(b)),
-                Err(e) => eprintln!("warning: card at {} left out: {e}", card_path.display()),
-            }
-        }
-        let dispatcher =
-            Dispatcher::new(backends, DispatchConfig { cpu_threads: common.threads, ..DispatchConfig::default() });
         let names = dispatcher.backend_names();
         let info = BackendInfo {
             name: "auto".to_string(),
@@ -91,6 +93,16 @@ impl AutoBackend {
                 if m.healthy { "" } else { " (out of service)" }
             ));
         }
+        let r = self.dispatcher.verify_routes();
+        let rate = |r: Option<f64>| r.map_or_else(|| "not measured".to_string(), |r| format!("{r:.0}/s"));
+        out.push_str(&format!(
+            "large batches (>= {} items): split {} ({} batches), CPU alone {} ({} batches)\n",
+            xinlian_accel::dispatch::router::MEASURED_BATCH,
+            rate(r.split_per_s),
+            r.split_batches,
+            rate(r.cpu_alone_per_s),
+            r.cpu_alone_batches
+        ));
         out
     }
 }
