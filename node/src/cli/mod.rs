@@ -1,4 +1,5 @@
-//! The command line: `xinlian verify`, `xinlian hash`, and (for now a placeholder) `xinlian run`.
+//! The command line: the node (`run`, `init`, `keygen`), its client (`tx`, `query`, `load`),
+//! and the crypto tools (`verify`, `hash`, `devices`, `card`, `bench`).
 //!
 //! Owns: argument parsing, choosing a backend from `--backend`, reading and writing files.
 //! Never: crypto (that is `xinlian-accel` and `xinlian-kernels`).
@@ -13,9 +14,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 use xinlian_accel::{Backend, CpuBackend, OpenClBackend};
 
 mod auto;
+mod bench;
 mod card;
+pub(crate) mod client;
 mod devices;
 mod hash;
+mod load;
+mod node_cmd;
+mod tx;
 mod verify;
 
 /// xinlian (芯链): a consortium-chain node with accelerated SM2 verification and SM3 hashing.
@@ -28,8 +34,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a node (not built yet: the chain node arrives with its own issue).
-    Run,
+    /// Run a node: HTTP API on 127.0.0.1:8600, data in ./xinlian-data, every accelerator found.
+    Run(node_cmd::RunArgs),
+    /// Write a commented config file and a node key into a data directory.
+    Init(node_cmd::InitArgs),
+    /// Make an SM2 key (PKCS#8 PEM, as `openssl genpkey -algorithm SM2` does); prints its public key.
+    Keygen(node_cmd::KeygenArgs),
+    /// Sign and submit a transaction.
+    #[command(subcommand)]
+    Tx(tx::TxCommand),
+    /// Ask a node about a transaction, block, record, account, or itself.
+    #[command(subcommand)]
+    Query(tx::QueryCommand),
     /// Verify SM2 signatures: JSON lines in, one JSON verdict line out per input line.
     ///
     /// Input lines: {"pubkey": HEX, "msg": HEX, "sig": HEX, "id": "optional ID"}. pubkey is
@@ -44,6 +60,11 @@ enum Command {
     /// The simulated crypto card (hw-sim).
     #[command(subcommand)]
     Card(CardCommand),
+    /// Benchmark every backend against the software libraries, side by side: a table, and
+    /// DIR/report.json and DIR/report.html.
+    Bench(bench::Args),
+    /// Drive a running node with signed transactions at a target rate; report TPS and latency.
+    Load(load::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,18 +201,16 @@ impl Progress {
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run => {
-            eprintln!(
-                "xinlian run: the chain node is not built yet. What works today:\n  \
-                 xinlian verify --input FILE   verify SM2 signatures (JSON lines)\n  \
-                 xinlian hash --input FILE     SM3 of hex lines\n\
-                 See README.md for the road map."
-            );
-            return ExitCode::from(2);
-        }
+        Command::Run(args) => node_cmd::run(&args),
+        Command::Init(args) => node_cmd::init(&args),
+        Command::Keygen(args) => node_cmd::keygen(&args),
+        Command::Tx(cmd) => tx::run(&cmd),
+        Command::Query(cmd) => tx::query(&cmd),
         Command::Verify(args) => verify::run(&args),
         Command::Hash(args) => hash::run(&args),
         Command::Card(CardCommand::Serve(args)) => card::serve(&args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Load(args) => load::run(&args),
         Command::Devices(args) => match devices::run(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

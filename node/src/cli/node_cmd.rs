@@ -1,0 +1,100 @@
+//! `xinlian run`, `xinlian init`, `xinlian keygen`: running a node and making its files.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use xinlian_node::config::{Config, DEFAULT_TOML};
+use xinlian_node::keys::Signer;
+
+/// `xinlian run` options.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    /// The config file (TOML; see `xinlian init`). Without it: the embedded defaults.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// The data directory (overrides node.data_dir).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data: Option<PathBuf>,
+    /// The HTTP API address (overrides rpc.listen), e.g. 127.0.0.1:8600; port 0 picks a free one.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<String>,
+}
+
+/// `xinlian init` options.
+#[derive(Debug, clap::Args)]
+pub(crate) struct InitArgs {
+    /// The data directory to prepare.
+    #[arg(long, value_name = "DIR", default_value = "xinlian-data")]
+    pub(crate) data: PathBuf,
+    /// Where to write the config (default: DIR/config.toml).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+/// `xinlian keygen` options.
+#[derive(Debug, clap::Args)]
+pub(crate) struct KeygenArgs {
+    /// Where to write the key (PKCS#8 PEM, readable by `openssl pkey`); never overwritten.
+    #[arg(long, value_name = "FILE.pem")]
+    pub(crate) out: PathBuf,
+}
+
+pub(crate) fn load_config(path: Option<&Path>, data: Option<&Path>, listen: Option<&str>) -> anyhow::Result<Config> {
+    let mut config = match path {
+        Some(p) => Config::from_file(p)?,
+        None => Config::default(),
+    };
+    if let Some(d) = data {
+        config.node.data_dir = d.to_path_buf();
+    }
+    if let Some(l) = listen {
+        config.rpc.listen = l.to_string();
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let config = load_config(args.config.as_deref(), args.data.as_deref(), args.listen.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("xinlian")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(xinlian_node::server::run(config))?;
+    Ok(())
+}
+
+pub(crate) fn init(args: &InitArgs) -> anyhow::Result<()> {
+    let config_path = args.config.clone().unwrap_or_else(|| args.data.join("config.toml"));
+    if config_path.exists() {
+        bail!("{} exists: not overwritten", config_path.display());
+    }
+    std::fs::create_dir_all(&args.data).with_context(|| format!("cannot create {}", args.data.display()))?;
+    // The commented defaults, with this data directory.
+    let data = args.data.display().to_string().replace('\\', "\\\\").replace('"', "\\\"");
+    let text = DEFAULT_TOML.replacen("data_dir = \"xinlian-data\"", &format!("data_dir = \"{data}\""), 1);
+    let config = Config::from_toml(&text).context("the default config does not parse (a bug)")?;
+    std::fs::write(&config_path, text).with_context(|| format!("cannot write {}", config_path.display()))?;
+    let key_path = config.key_path();
+    let signer = if key_path.exists() {
+        eprintln!("node key {} exists: kept", key_path.display());
+        Signer::from_pem_file(&key_path)?
+    } else {
+        let s = Signer::generate()?;
+        s.write_pem_file(&key_path)?;
+        s
+    };
+    eprintln!("wrote {} and node key {}", config_path.display(), key_path.display());
+    eprintln!("start the node with: xinlian run --config {}", config_path.display());
+    println!("{}", hex::encode(signer.public_key()));
+    Ok(())
+}
+
+pub(crate) fn keygen(args: &KeygenArgs) -> anyhow::Result<()> {
+    let signer = Signer::generate()?;
+    signer.write_pem_file(&args.out)?;
+    eprintln!("wrote {} (PKCS#8 PEM; `openssl pkey -in {} -text` shows it)", args.out.display(), args.out.display());
+    println!("{}", hex::encode(signer.public_key()));
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! The node's configuration: one TOML file, every section optional, every key defaulted.
+//!
+//! `xinlian run` with no `--config` uses [`Config::default`] (the embedded default);
+//! `xinlian init` writes [`DEFAULT_TOML`], the same values with a comment on each key.
+//! Unknown keys are refused (a typo must not silently fall back to a default).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use xinlian_accel::config::AccelConfig;
+
+use crate::error::NodeError;
+use crate::types::{canonical_key, check_chain_id};
+
+/// The whole file.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[node]`.
+    pub node: NodeSection,
+    /// `[rpc]`.
+    pub rpc: RpcSection,
+    /// `[mempool]`.
+    pub mempool: MempoolSection,
+    /// `[block]`.
+    pub block: BlockSection,
+    /// `[genesis]`.
+    pub genesis: GenesisSection,
+    /// `[accel]`: the acceleration layer (see `xinlian_accel::config`).
+    pub accel: AccelConfig,
+}
+
+/// `[node]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeSection {
+    /// The chain this node runs; transactions for another chain are refused.
+    pub chain_id: String,
+    /// Where RocksDB and the node key live (relative paths are relative to the working directory).
+    pub data_dir: PathBuf,
+    /// The node's signing key (PKCS#8 PEM), relative to `data_dir`; made on first start.
+    pub key_file: PathBuf,
+}
+
+impl Default for NodeSection {
+    fn default() -> NodeSection {
+        NodeSection { chain_id: "xinlian-dev".into(), data_dir: "xinlian-data".into(), key_file: "node.pem".into() }
+    }
+}
+
+/// `[rpc]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RpcSection {
+    /// Address the HTTP API listens on.
+    pub listen: String,
+    /// Largest request body accepted, in bytes (a larger one gets 413).
+    pub max_body_bytes: usize,
+    /// Most transactions in one `POST /tx` array.
+    pub max_txs_per_request: usize,
+}
+
+impl Default for RpcSection {
+    fn default() -> RpcSection {
+        RpcSection { listen: "127.0.0.1:8600".into(), max_body_bytes: 8 << 20, max_txs_per_request: 10_000 }
+    }
+}
+
+/// `[mempool]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MempoolSection {
+    /// Most transactions waiting for a block; beyond it `POST /tx` answers 503.
+    pub max_txs: usize,
+    /// Rejected tx ids remembered for `GET /tx/{id}` (oldest forgotten first).
+    pub remember_rejected: usize,
+}
+
+impl Default for MempoolSection {
+    fn default() -> MempoolSection {
+        MempoolSection { max_txs: 100_000, remember_rejected: 100_000 }
+    }
+}
+
+/// `[block]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockSection {
+    /// A block is cut this long after the first waiting transaction arrived, in milliseconds.
+    pub interval_ms: u64,
+    /// ... or as soon as this many transactions wait.
+    pub max_txs: usize,
+}
+
+impl Default for BlockSection {
+    fn default() -> BlockSection {
+        BlockSection { interval_ms: 200, max_txs: 5_000 }
+    }
+}
+
+/// `[genesis]`: the state before block 1. Only read when the data directory is empty.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenesisSection {
+    /// Balance credited to the node's own key.
+    pub node_balance: u64,
+    /// Further accounts and their balances.
+    pub accounts: Vec<GenesisAccount>,
+}
+
+impl Default for GenesisSection {
+    fn default() -> GenesisSection {
+        GenesisSection { node_balance: 1_000_000_000_000, accounts: Vec::new() }
+    }
+}
+
+/// One `[[genesis.accounts]]` entry.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAccount {
+    /// SEC1 public key, hex.
+    pub pubkey: String,
+    /// Its balance.
+    pub balance: u64,
+}
+
+/// The commented default file `xinlian init` writes. Its values are [`Config::default`]'s
+/// (a test checks that they agree).
+pub const DEFAULT_TOML: &str = r#"# xinlian node configuration. Every key is optional; the values shown are the defaults.
+
+[node]
+# The chain this node runs: transactions signed for another chain id are refused.
+chain_id = "xinlian-dev"
+# RocksDB and the node key live here (relative to the working directory).
+data_dir = "xinlian-data"
+# The node's signing key (PKCS#8 PEM), relative to data_dir; made on first start.
+key_file = "node.pem"
+
+[rpc]
+# The HTTP API.
+listen = "127.0.0.1:8600"
+# Largest request body, in bytes.
+max_body_bytes = 8388608
+# Most transactions in one POST /tx array.
+max_txs_per_request = 10000
+
+[mempool]
+# Most transactions waiting for a block; when full, POST /tx answers 503 (retry later).
+max_txs = 100000
+# How many rejected tx ids GET /tx/{id} still reports as rejected.
+remember_rejected = 100000
+
+[block]
+# A block is cut this many milliseconds after the first waiting transaction arrived...
+interval_ms = 200
+# ... or as soon as this many transactions wait.
+max_txs = 5000
+
+[genesis]
+# Read only when the data directory is new. The node's own key starts with this balance.
+node_balance = 1000000000000
+# More funded accounts:
+# [[genesis.accounts]]
+# pubkey = "04..."
+# balance = 1000
+
+[accel]
+# The acceleration layer. Empty: every backend found (OpenCL devices, a card at the default
+# BAR path), the CPU always last. See README.md, "The [accel] config section".
+"#;
+
+impl Config {
+    /// Parse a TOML document; the error names the key that is wrong.
+    pub fn from_toml(text: &str) -> Result<Config, NodeError> {
+        let config: Config = toml::from_str(text).map_err(|e| NodeError::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Read and parse a file.
+    pub fn from_file(path: &Path) -> Result<Config, NodeError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| NodeError::Io { path: path.display().to_string(), source })?;
+        Config::from_toml(&text).map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Values the types cannot express.
+    pub fn validate(&self) -> Result<(), NodeError> {
+        check_chain_id(&self.node.chain_id).map_err(|e| NodeError::Config(format!("node.{e}")))?;
+        self.listen_addr()?;
+        let positive = [
+            ("rpc.max_body_bytes", self.rpc.max_body_bytes),
+            ("rpc.max_txs_per_request", self.rpc.max_txs_per_request),
+            ("mempool.max_txs", self.mempool.max_txs),
+            ("block.max_txs", self.block.max_txs),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(NodeError::Config(format!("{name} must be at least 1")));
+            }
+        }
+        if self.block.interval_ms == 0 || self.block.interval_ms > 600_000 {
+            return Err(NodeError::Config(format!(
+                "block.interval_ms = {}: must be 1 to 600000",
+                self.block.interval_ms
+            )));
+        }
+        if u32::try_from(self.block.max_txs).is_err() {
+            return Err(NodeError::Config("block.max_txs must fit in 32 bits".into()));
+        }
+        for (i, a) in self.genesis.accounts.iter().enumerate() {
+            let bytes = hex::decode(&a.pubkey)
+                .map_err(|e| NodeError::Config(format!("genesis.accounts[{i}].pubkey: not hex ({e})")))?;
+            canonical_key(&bytes, &format!("genesis.accounts[{i}].pubkey"))
+                .map_err(|e| NodeError::Config(e.to_string()))?;
+        }
+        self.accel.validate().map_err(|e| match e {
+            // Its message starts with the field's name: name it as the file does.
+            xinlian_accel::AccelError::Config(msg) => NodeError::Config(format!("accel.{msg}")),
+            other => NodeError::Config(other.to_string()),
+        })?;
+        Ok(())
+    }
+
+    /// `rpc.listen` as a socket address.
+    pub fn listen_addr(&self) -> Result<SocketAddr, NodeError> {
+        self.rpc
+            .listen
+            .parse()
+            .map_err(|e| NodeError::Config(format!("rpc.listen = {:?}: not an address:port ({e})", self.rpc.listen)))
+    }
+
+    /// The node key's path.
+    pub fn key_path(&self) -> PathBuf {
+        self.node.data_dir.join(&self.node.key_file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_commented_file_is_the_default() {
+        let parsed = Config::from_toml(DEFAULT_TOML).unwrap();
+        let default = Config::default();
+        assert_eq!(format!("{parsed:?}"), format!("{default:?}"));
+        assert_eq!(Config::from_toml("").unwrap().rpc.listen, "127.0.0.1:8600");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let e = Config::from_toml("[node]\nchain_id = \"a b\"\n").unwrap_err().to_string();
+        assert!(e.contains("chain_id"), "{e}");
+        let e = Config::from_toml("[rpc]\nlisten = \"nowhere\"\n").unwrap_err().to_string();
+        assert!(e.contains("rpc.listen"), "{e}");
+        let e = Config::from_toml("[block]\ninterval_ms = 0\n").unwrap_err().to_string();
+        assert!(e.contains("block.interval_ms"), "{e}");
+        let e = Config::from_toml("[mempool]\nmax_tx = 5\n").unwrap_err().to_string();
+        assert!(e.contains("max_tx"), "{e}");
+        let e = Config::from_toml("[accel]\nrecheck_valid_rate = 1.5\n").unwrap_err().to_string();
+        assert!(e.contains("accel.recheck_valid_rate"), "{e}");
+        let e = Config::from_toml("[[genesis.accounts]]\npubkey = \"04zz\"\nbalance = 1\n").unwrap_err().to_string();
+        assert!(e.contains("genesis.accounts[0].pubkey"), "{e}");
+    }
+}

@@ -1,0 +1,291 @@
+//! Storage: RocksDB, one write batch per block.
+//!
+//! Owns: the column families and their keys, committing a block with its tx index, receipts,
+//! state writes and the new head in one atomic, synced write batch, and reading them back.
+//! Never: deciding what a block contains (`chain`), or serving HTTP (`rpc`).
+//!
+//! Column families (every integer big-endian):
+//! - `blocks`: height:u64 -> `Block::encode`
+//! - `txs`:    tx id -> `TxLocation::encode` (height, index, receipt)
+//! - `state`:  `d` ‖ key -> value (Put records); `a` ‖ pubkey:65 -> `Account::encode`
+//! - `meta`:   `head` -> height:u64 ‖ hash:32 ‖ state_root:32 ‖ timestamp_ms:u64;
+//!   `chain_id` -> the chain id
+//!
+//! Crash safety: a block is visible only through `meta/head`, written in the same batch as
+//! everything it points to, with `sync = true`, so after a crash (SIGKILL or power loss) the
+//! database holds either all of a block or none of it, and every block that was reported
+//! committed is there.
+
+use std::path::Path;
+
+use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+
+use crate::error::NodeError;
+use crate::types::{Account, Block, Hash, PublicKey, Receipt, TxLocation};
+
+const CF_BLOCKS: &str = "blocks";
+const CF_TXS: &str = "txs";
+const CF_STATE: &str = "state";
+const CF_META: &str = "meta";
+const HEAD: &[u8] = b"head";
+const CHAIN_ID: &[u8] = b"chain_id";
+
+/// The state key of a `Put` record.
+pub fn data_key(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + key.len());
+    k.push(b'd');
+    k.extend_from_slice(key);
+    k
+}
+
+/// The state key of an account.
+pub fn account_key(pubkey: &PublicKey) -> Vec<u8> {
+    let mut k = Vec::with_capacity(66);
+    k.push(b'a');
+    k.extend_from_slice(pubkey);
+    k
+}
+
+/// The latest committed block, as `meta/head` records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Its height.
+    pub height: u64,
+    /// Its hash.
+    pub hash: Hash,
+    /// The state root after it.
+    pub state_root: Hash,
+    /// Its timestamp.
+    pub timestamp_ms: u64,
+}
+
+impl Head {
+    fn encode(&self) -> [u8; 80] {
+        let mut out = [0u8; 80];
+        out[..8].copy_from_slice(&self.height.to_be_bytes());
+        out[8..40].copy_from_slice(&self.hash);
+        out[40..72].copy_from_slice(&self.state_root);
+        out[72..].copy_from_slice(&self.timestamp_ms.to_be_bytes());
+        out
+    }
+
+    fn decode(b: &[u8]) -> Result<Head, NodeError> {
+        let b: &[u8; 80] =
+            b.try_into().map_err(|_| NodeError::Corrupt(format!("meta/head is {} bytes, not 80", b.len())))?;
+        let mut height = [0u8; 8];
+        height.copy_from_slice(&b[..8]);
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&b[8..40]);
+        let mut state_root = [0u8; 32];
+        state_root.copy_from_slice(&b[40..72]);
+        let mut ts = [0u8; 8];
+        ts.copy_from_slice(&b[72..]);
+        Ok(Head { height: u64::from_be_bytes(height), hash, state_root, timestamp_ms: u64::from_be_bytes(ts) })
+    }
+}
+
+/// The node's database.
+pub struct Store {
+    db: DB,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.db.path().display())
+    }
+}
+
+impl Store {
+    /// Open (creating if needed) the database in `dir`, and check that its head block is there
+    /// and hashes to what the head says.
+    pub fn open(dir: &Path) -> Result<Store, NodeError> {
+        std::fs::create_dir_all(dir).map_err(|source| NodeError::Io { path: dir.display().to_string(), source })?;
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        // Point lookups of tx ids at admission (replay checks) mostly miss: a bloom filter
+        // answers those without touching the files.
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_bloom_filter(10.0, false);
+        let mut cf_opts = Options::default();
+        cf_opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        cf_opts.set_block_based_table_factory(&table);
+        let cfs = [CF_BLOCKS, CF_TXS, CF_STATE, CF_META]
+            .into_iter()
+            .map(|name| ColumnFamilyDescriptor::new(name, cf_opts.clone()));
+        let db = DB::open_cf_descriptors(&opts, dir.join("db"), cfs).map_err(|e| {
+            let msg = e.into_string();
+            if msg.contains("lock") {
+                NodeError::Storage(format!(
+                    "{}: {msg} (is another xinlian node running on this data directory?)",
+                    dir.display()
+                ))
+            } else {
+                NodeError::Storage(format!("{}: {msg}", dir.display()))
+            }
+        })?;
+        let store = Store { db };
+        if let Some(head) = store.head()? {
+            let block = store
+                .block(head.height)?
+                .ok_or_else(|| NodeError::Corrupt(format!("head block {} is missing", head.height)))?;
+            if block.hash() != head.hash {
+                return Err(NodeError::Corrupt(format!("head block {} does not hash to the head's hash", head.height)));
+            }
+        }
+        Ok(store)
+    }
+
+    fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, NodeError> {
+        self.db.cf_handle(name).ok_or_else(|| NodeError::Corrupt(format!("column family {name} is missing")))
+    }
+
+    /// The latest committed block (`None` before genesis).
+    pub fn head(&self) -> Result<Option<Head>, NodeError> {
+        self.db.get_cf(self.cf(CF_META)?, HEAD)?.map(|b| Head::decode(&b)).transpose()
+    }
+
+    /// The chain id this database was made for.
+    pub fn chain_id(&self) -> Result<Option<String>, NodeError> {
+        self.db
+            .get_cf(self.cf(CF_META)?, CHAIN_ID)?
+            .map(|b| String::from_utf8(b).map_err(|_| NodeError::Corrupt("meta/chain_id is not UTF-8".into())))
+            .transpose()
+    }
+
+    /// The block at `height`.
+    pub fn block(&self, height: u64) -> Result<Option<Block>, NodeError> {
+        self.db
+            .get_cf(self.cf(CF_BLOCKS)?, height.to_be_bytes())?
+            .map(|b| Block::decode(&b).map_err(|e| NodeError::Corrupt(format!("block {height}: {e}"))))
+            .transpose()
+    }
+
+    /// Where a committed transaction is, and its receipt.
+    pub fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, NodeError> {
+        self.db
+            .get_cf(self.cf(CF_TXS)?, id)?
+            .map(|b| TxLocation::decode(&b).map_err(|e| NodeError::Corrupt(format!("tx {}: {e}", hex::encode(id)))))
+            .transpose()
+    }
+
+    /// A raw state value.
+    pub fn state(&self, key: &[u8]) -> Result<Option<Vec<u8>>, NodeError> {
+        Ok(self.db.get_cf(self.cf(CF_STATE)?, key)?)
+    }
+
+    /// A `Put` record's value.
+    pub fn data(&self, key: &[u8]) -> Result<Option<Vec<u8>>, NodeError> {
+        self.state(&data_key(key))
+    }
+
+    /// An account (zero balance and nonce when it has never been touched).
+    pub fn account(&self, pubkey: &PublicKey) -> Result<Account, NodeError> {
+        match self.state(&account_key(pubkey))? {
+            Some(b) => Account::decode(&b).map_err(|e| NodeError::Corrupt(e.to_string())),
+            None => Ok(Account::default()),
+        }
+    }
+
+    /// Commit a block: the block, its tx index with receipts, its state writes (`None`
+    /// deletes) and the new head, in one synced write batch. `chain_id` is recorded with
+    /// genesis.
+    pub fn commit(
+        &self,
+        block: &Block,
+        receipts: &[Receipt],
+        writes: &[(Vec<u8>, Option<Vec<u8>>)],
+        chain_id: Option<&str>,
+    ) -> Result<Head, NodeError> {
+        if receipts.len() != block.txs.len() {
+            return Err(NodeError::Storage(format!(
+                "{} receipts for {} transactions",
+                receipts.len(),
+                block.txs.len()
+            )));
+        }
+        let height = block.header.height;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_BLOCKS)?, height.to_be_bytes(), block.encode());
+        let txs = self.cf(CF_TXS)?;
+        for (i, (tx, receipt)) in block.txs.iter().zip(receipts).enumerate() {
+            let index = u32::try_from(i).map_err(|_| NodeError::Storage("more than 2^32 txs in a block".into()))?;
+            batch.put_cf(txs, tx.id(), TxLocation { height, index, receipt: receipt.clone() }.encode());
+        }
+        let state = self.cf(CF_STATE)?;
+        for (k, v) in writes {
+            match v {
+                Some(v) => batch.put_cf(state, k, v),
+                None => batch.delete_cf(state, k),
+            }
+        }
+        let head = Head {
+            height,
+            hash: block.hash(),
+            state_root: block.header.state_root,
+            timestamp_ms: block.header.timestamp_ms,
+        };
+        let meta = self.cf(CF_META)?;
+        batch.put_cf(meta, HEAD, head.encode());
+        if let Some(id) = chain_id {
+            batch.put_cf(meta, CHAIN_ID, id.as_bytes());
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo)?;
+        Ok(head)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::builder;
+    use crate::config::Config;
+    use crate::keys::Signer;
+    use crate::types::{BlockHeader, Payload, Transaction};
+
+    #[test]
+    fn a_committed_block_is_all_there_after_reopening() {
+        let dir = std::env::temp_dir().join(format!("xinlian-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let signer = Signer::generate().unwrap();
+        let (genesis, ex) = builder::genesis(&Config::default(), &signer, 5).unwrap();
+        let head0 = {
+            let store = Store::open(&dir).unwrap();
+            assert_eq!(store.head().unwrap(), None);
+            let writes: Vec<_> = ex.writes.into_iter().collect();
+            store.commit(&genesis, &[], &writes, Some("c")).unwrap()
+        };
+        let mut tx = Transaction {
+            chain_id: "c".into(),
+            nonce: 1,
+            sender: *signer.public_key(),
+            payload: Payload::Put { key: b"k".to_vec(), value: b"v".to_vec() },
+            signature: [0; 64],
+        };
+        tx.signature = signer.sign(&tx.signing_bytes());
+        let header = BlockHeader { height: 1, prev_hash: head0.hash, tx_count: 1, ..genesis.header.clone() };
+        let block = builder::sign(header, &signer, vec![tx.clone()]);
+        let receipt = Receipt { ok: true, error: None };
+        {
+            let store = Store::open(&dir).unwrap();
+            let bad = store.commit(&block, &[], &[], None);
+            assert!(bad.unwrap_err().to_string().contains("0 receipts for 1 transactions"));
+            assert_eq!(store.head().unwrap(), Some(head0), "a refused commit writes nothing");
+            store
+                .commit(&block, std::slice::from_ref(&receipt), &[(data_key(b"k"), Some(b"v".to_vec()))], None)
+                .unwrap();
+        }
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(store.chain_id().unwrap().as_deref(), Some("c"));
+        assert_eq!(store.head().unwrap().unwrap().hash, block.hash());
+        assert_eq!(store.block(1).unwrap().unwrap(), block);
+        assert_eq!(store.tx_location(&tx.id()).unwrap().unwrap(), TxLocation { height: 1, index: 0, receipt });
+        assert_eq!(store.data(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(store.account(signer.public_key()).unwrap().balance, Config::default().genesis.node_balance);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

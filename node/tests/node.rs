@@ -1,0 +1,383 @@
+//! The node end to end, as users drive it: `xinlian run`, `xinlian tx`, `xinlian query`, the
+//! HTTP API, keys from the OpenSSL command line, bad input, restarts.
+
+#![allow(clippy::unwrap_used, reason = "tests: a failed unwrap is a failed test")]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{temp_dir, xinlian, Http, NodeProc, TEST_CONFIG};
+use xinlian_node::keys::Signer;
+use xinlian_node::types::{Payload, Transaction, TxJson};
+
+fn openssl_key(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let st = Command::new("openssl").args(["genpkey", "-algorithm", "SM2", "-out"]).arg(&path).status().unwrap();
+    assert!(st.success(), "openssl genpkey -algorithm SM2 failed");
+    path
+}
+
+/// The 65-byte public key of a PEM private key, as OpenSSL sees it (the SPKI's last 65 bytes).
+fn openssl_pubkey(key: &Path) -> [u8; 65] {
+    let out = Command::new("openssl").args(["pkey", "-pubout", "-outform", "DER", "-in"]).arg(key).output().unwrap();
+    assert!(out.status.success());
+    out.stdout[out.stdout.len() - 65..].try_into().unwrap()
+}
+
+fn signed(signer: &Signer, chain: &str, nonce: u64, payload: Payload) -> Transaction {
+    let mut tx =
+        Transaction { chain_id: chain.into(), nonce, sender: *signer.public_key(), payload, signature: [0; 64] };
+    tx.signature = signer.sign(&tx.signing_bytes());
+    tx
+}
+
+fn put(key: &str, value: &str) -> Payload {
+    Payload::Put { key: key.as_bytes().to_vec(), value: value.as_bytes().to_vec() }
+}
+
+fn json(tx: &Transaction) -> String {
+    serde_json::to_string(&TxJson::from_tx(tx)).unwrap()
+}
+
+fn last_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).lines().last().unwrap_or("").trim().to_string()
+}
+
+#[test]
+fn a_new_user_puts_a_record_with_an_openssl_key_and_reads_it_back() {
+    let dir = temp_dir("e2e");
+    // As a new user runs it: the default [accel] (every backend found: POCL here, the CPU last).
+    let node = NodeProc::start(&dir.join("data"), "[block]\ninterval_ms = 50\n");
+    let http = Http::new(&node.url);
+    let key = openssl_key(&dir, "k.pem");
+    let out = xinlian()
+        .args(["tx", "put", "--key", "doc-1", "--value", "hello 芯链", "--wait", "--rpc", &node.url, "--signer"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tx put failed: {}", String::from_utf8_lossy(&out.stderr));
+    let id = last_line(&out.stdout);
+    assert_eq!(id.len(), 64, "the last line is the tx id: {id:?}");
+
+    let (code, state) = http.get("/state/doc-1");
+    assert_eq!(code, 200, "{state}");
+    assert_eq!(state["value_utf8"], "hello 芯链");
+    assert_eq!(state["value"], hex::encode("hello 芯链"));
+    let (code, tx) = http.get(&format!("/tx/{id}"));
+    assert_eq!((code, tx["status"].as_str()), (200, Some("committed")), "{tx}");
+    assert_eq!(tx["receipt"]["ok"], true);
+    let height = tx["height"].as_u64().unwrap();
+    assert!(height >= 1);
+    let (code, block) = http.get(&format!("/block/{height}"));
+    assert_eq!(code, 200);
+    assert!(block["txs"].as_array().unwrap().iter().any(|t| t["id"] == id.as_str()), "{block}");
+    assert_eq!(block["hash"], tx["block_hash"]);
+    let (_, latest) = http.get("/block/latest");
+    assert!(latest["height"].as_u64().unwrap() >= height);
+    let (_, acct) = http.get(&format!("/account/{}", hex::encode(openssl_pubkey(&key))));
+    assert_eq!(acct["nonce"], 1, "{acct}");
+
+    // The CLI's queries say the same.
+    let q = xinlian().args(["query", "state", "doc-1", "--rpc", &node.url]).output().unwrap();
+    assert!(q.status.success());
+    assert!(String::from_utf8_lossy(&q.stdout).contains("hello 芯链"));
+    let q = xinlian().args(["query", "tx", &id, "--rpc", &node.url]).output().unwrap();
+    assert!(String::from_utf8_lossy(&q.stdout).contains("committed"));
+    let q = xinlian().args(["query", "state", "no-such-key", "--rpc", &node.url]).output().unwrap();
+    assert!(!q.status.success());
+    assert!(String::from_utf8_lossy(&q.stderr).contains("404"));
+    let (code, status) = http.get("/status");
+    assert_eq!(code, 200);
+    assert_eq!(status["chain_id"], "xinlian-dev");
+    assert!(status["accel"]["backends"].as_array().unwrap().iter().any(|b| b["name"] == "cpu"), "{status}");
+    let (code, metrics) = http.get("/metrics");
+    assert_eq!(code, 200);
+    let metrics = metrics.as_str().unwrap().to_string();
+    assert!(metrics.contains("xinlian_txs_committed_total 1"), "{metrics}");
+    assert!(metrics.contains("xinlian_stage_seconds_total{stage=\"verify\"}"));
+    assert!(metrics.contains("cpu"), "accel's metrics follow the node's");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_transaction_signed_by_the_openssl_command_line_is_accepted() {
+    let dir = temp_dir("openssl-tx");
+    let node = NodeProc::start(&dir.join("data"), TEST_CONFIG);
+    let http = Http::new(&node.url);
+    let key = openssl_key(&dir, "k.pem");
+    // Build the signing bytes as the README describes, sign them with OpenSSL alone.
+    let mut tx = Transaction {
+        chain_id: "xinlian-dev".into(),
+        nonce: 42,
+        sender: openssl_pubkey(&key),
+        payload: put("from-openssl", "signed by pkeyutl"),
+        signature: [0; 64],
+    };
+    let msg = dir.join("tx.bin");
+    std::fs::write(&msg, tx.signing_bytes()).unwrap();
+    let out = Command::new("openssl")
+        .args(["pkeyutl", "-sign", "-rawin", "-digest", "sm3", "-pkeyopt", "distid:1234567812345678", "-inkey"])
+        .arg(&key)
+        .arg("-in")
+        .arg(&msg)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let body = serde_json::json!({
+        "chain_id": "xinlian-dev",
+        "nonce": 42,
+        "sender": hex::encode(tx.sender),
+        "payload": {"type": "put", "key": hex::encode("from-openssl"), "value": hex::encode("signed by pkeyutl")},
+        "signature": hex::encode(&out.stdout), // DER, as OpenSSL writes it
+    });
+    let (code, answer) = http.post("/tx", &body.to_string());
+    assert_eq!(code, 202, "{answer}");
+    tx.signature = [0; 64];
+    assert_eq!(answer["id"], hex::encode(tx.id()), "the id is SM3 of the signing bytes");
+    http.wait_committed(answer["id"].as_str().unwrap());
+    let (_, state) = http.get("/state/from-openssl");
+    assert_eq!(state["value_utf8"], "signed by pkeyutl");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn forged_replayed_wrong_chain_and_malformed_transactions_are_refused_with_a_reason() {
+    let dir = temp_dir("refusals");
+    let node = NodeProc::start(&dir.join("data"), TEST_CONFIG);
+    let http = Http::new(&node.url);
+    let alice = Signer::generate().unwrap();
+    let mallory = Signer::generate().unwrap();
+
+    let expect = |body: &str, code: u16, needle: &str| {
+        let (got, answer) = http.post("/tx", body);
+        assert_eq!(got, code, "{body} -> {answer}");
+        let text = answer.to_string();
+        assert!(text.contains(needle), "{body} -> {text} (wanted {needle:?})");
+        answer
+    };
+    expect("not json", 400, "body is not JSON");
+    expect("42", 400, "transaction object or an array");
+    expect("[]", 400, "empty array");
+    expect(r#"{"chain_id":"xinlian-dev"}"#, 400, "missing field");
+    let good = signed(&alice, "xinlian-dev", 1, put("k", "v"));
+    let mut j = TxJson::from_tx(&good);
+    j.sender = "zz".into();
+    expect(&serde_json::to_string(&j).unwrap(), 400, "sender: not hex");
+    let mut j = TxJson::from_tx(&good);
+    j.sender.replace_range(10..12, if &j.sender[10..12] == "00" { "01" } else { "00" });
+    expect(&serde_json::to_string(&j).unwrap(), 400, "sender");
+    let mut j = TxJson::from_tx(&good);
+    j.signature = "3003020101".into();
+    expect(&serde_json::to_string(&j).unwrap(), 400, "signature");
+    let mut j = serde_json::to_value(TxJson::from_tx(&good)).unwrap();
+    j["payload"]["type"] = "burn".into();
+    expect(&j.to_string(), 400, "burn");
+
+    // Forged: Alice's transaction with Mallory's signature.
+    let mut forged = good.clone();
+    forged.signature = mallory.sign(&good.signing_bytes());
+    let answer = expect(&json(&forged), 400, "signature");
+    assert_eq!(answer["kind"], "bad_signature");
+    let (_, status) = http.get(&format!("/tx/{}", hex::encode(forged.id())));
+    assert_eq!(status["status"], "rejected", "{status}");
+
+    // Wrong chain.
+    let other = signed(&alice, "other-chain", 1, put("k", "v"));
+    expect(&json(&other), 400, "wrong chain");
+
+    // Accepted once, then a duplicate while pending or a replay once committed.
+    let (code, answer) = http.post("/tx", &json(&good));
+    assert_eq!(code, 202, "{answer}");
+    let (code, again) = http.post("/tx", &json(&good));
+    assert_eq!(code, 409, "{again}");
+    http.wait_committed(&hex::encode(good.id()));
+    let answer = expect(&json(&good), 409, "replay");
+    assert_eq!(answer["kind"], "replay");
+
+    // An array: one answer per element, in order.
+    let a = signed(&alice, "xinlian-dev", 2, put("a", "1"));
+    // (The forged copy above has the good one's id, now committed: forge a fresh one.)
+    let mut forged2 = signed(&alice, "xinlian-dev", 3, put("b", "2"));
+    forged2.signature = mallory.sign(&forged2.signing_bytes());
+    let body = format!("[{},{},{},{{\"nonsense\":1}}]", json(&a), json(&a), json(&forged2));
+    let (code, answer) = http.post("/tx", &body);
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["accepted"], 1);
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results[0]["status"], "pending");
+    assert_eq!(results[1]["kind"], "duplicate");
+    assert_eq!(results[2]["kind"], "bad_signature");
+    assert_eq!(results[3]["kind"], "malformed");
+
+    // Reads with bad arguments.
+    for (path, code) in [
+        ("/tx/zz", 400),
+        ("/tx/00", 400),
+        (&*format!("/tx/{}", "ab".repeat(32)), 404),
+        ("/block/abc", 400),
+        ("/block/999999", 404),
+        ("/state/missing", 404),
+        ("/state/zz?encoding=hex", 400),
+        ("/state/k?encoding=base64", 400),
+        ("/account/zz", 400),
+        ("/account/04", 400),
+        ("/nope", 404),
+    ] {
+        let (got, body) = http.get(path);
+        assert_eq!(got, code, "{path}: {body}");
+        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{path}: {body}");
+    }
+    let (_, metrics) = http.get("/metrics");
+    assert!(metrics.as_str().unwrap().contains("xinlian_txs_refused_total{reason=\"bad_signature\"} 2"), "{metrics}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn transfers_move_balances_and_an_overdraft_fails_with_its_receipt() {
+    let dir = temp_dir("transfer");
+    let data = dir.join("data");
+    let node = NodeProc::start(&data, TEST_CONFIG);
+    let http = Http::new(&node.url);
+    let bob = dir.join("bob.pem");
+    let out = xinlian().args(["keygen", "--out"]).arg(&bob).output().unwrap();
+    assert!(out.status.success());
+    let bob_pub = last_line(&out.stdout);
+    let out = xinlian()
+        .args(["tx", "transfer", "--to", &bob_pub, "--amount", "500", "--wait", "--rpc", &node.url, "--signer"])
+        .arg(data.join("node.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, acct) = http.get(&format!("/account/{bob_pub}"));
+    assert_eq!((acct["balance"].as_u64(), acct["nonce"].as_u64()), (Some(500), Some(0)), "{acct}");
+
+    let (_, status) = http.get("/status");
+    let node_key = status["node_key"].as_str().unwrap().to_string();
+    let out = xinlian()
+        .args(["tx", "transfer", "--to", &node_key, "--amount", "501", "--wait", "--rpc", &node.url, "--signer"])
+        .arg(&bob)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("insufficient balance: has 500, needs 501"), "{stderr}");
+    let (_, acct) = http.get(&format!("/account/{bob_pub}"));
+    assert_eq!((acct["balance"].as_u64(), acct["nonce"].as_u64()), (Some(500), Some(1)), "{acct}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_full_mempool_answers_503_and_never_grows() {
+    let dir = temp_dir("full");
+    let config =
+        "[mempool]\nmax_txs = 4\n[block]\ninterval_ms = 600000\nmax_txs = 1000\n[accel]\nbackends = [\"cpu\"]\n";
+    let node = NodeProc::start(&dir.join("data"), config);
+    let http = Http::new(&node.url);
+    let alice = Signer::generate().unwrap();
+    let txs: Vec<String> = (0..6).map(|n| json(&signed(&alice, "xinlian-dev", n, put("k", "v")))).collect();
+    let (code, answer) = http.post("/tx", &format!("[{}]", txs.join(",")));
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["accepted"], 4);
+    assert_eq!(answer["results"][5]["kind"], "mempool_full");
+    let (code, answer) = http.post("/tx", &json(&signed(&alice, "xinlian-dev", 9, put("k", "v"))));
+    assert_eq!(code, 503, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("mempool full"), "{answer}");
+    let (_, status) = http.get("/status");
+    assert_eq!(status["mempool"]["txs"], 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_restarted_node_resumes_from_rocksdb() {
+    let dir = temp_dir("restart");
+    let data = dir.join("data");
+    let node = NodeProc::start(&data, TEST_CONFIG);
+    let http = Http::new(&node.url);
+    let alice = Signer::generate().unwrap();
+    let tx = signed(&alice, "xinlian-dev", 1, put("kept", "across restarts"));
+    assert_eq!(http.post("/tx", &json(&tx)).0, 202);
+    http.wait_committed(&hex::encode(tx.id()));
+    let (_, before) = http.get("/status");
+    assert!(node.terminate(), "SIGTERM stops the node cleanly");
+
+    let node = NodeProc::start(&data, TEST_CONFIG);
+    let http = Http::new(&node.url);
+    let (_, after) = http.get("/status");
+    assert_eq!(after["height"], before["height"]);
+    assert_eq!(after["head_hash"], before["head_hash"]);
+    assert_eq!(after["node_key"], before["node_key"], "the node key is kept");
+    assert_eq!(http.get("/state/kept").1["value_utf8"], "across restarts");
+    let tx2 = signed(&alice, "xinlian-dev", 2, put("next", "block"));
+    assert_eq!(http.post("/tx", &json(&tx2)).0, 202);
+    let st = http.wait_committed(&hex::encode(tx2.id()));
+    let (_, block) = http.get(&format!("/block/{}", st["height"]));
+    assert_eq!(block["prev_hash"], before["head_hash"]);
+    // Another chain id on the same data is refused with a clear error.
+    drop(node);
+    let out = xinlian()
+        .args(["run", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .arg("--config")
+        .arg({
+            let p = dir.join("other.toml");
+            std::fs::write(&p, "[node]\nchain_id = \"other\"\n[accel]\nbackends = [\"cpu\"]\n").unwrap();
+            p
+        })
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds chain \"xinlian-dev\""));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn keygen_and_init_write_files_that_openssl_and_the_node_read() {
+    let dir = temp_dir("init");
+    let key = dir.join("k.pem");
+    let out = xinlian().args(["keygen", "--out"]).arg(&key).output().unwrap();
+    assert!(out.status.success());
+    let pubkey = last_line(&out.stdout);
+    let text = Command::new("openssl").args(["pkey", "-noout", "-text", "-in"]).arg(&key).output().unwrap();
+    assert!(text.status.success(), "openssl pkey reads the key");
+    assert_eq!(hex::encode(openssl_pubkey(&key)), pubkey);
+    let again = xinlian().args(["keygen", "--out"]).arg(&key).output().unwrap();
+    assert!(!again.status.success(), "an existing key is never overwritten");
+
+    let data = dir.join("d");
+    let out = xinlian().args(["init", "--data"]).arg(&data).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let config = xinlian_node::config::Config::from_file(&data.join("config.toml")).unwrap();
+    assert_eq!(config.node.data_dir, data);
+    assert!(data.join("node.pem").exists());
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[block]\ninterval_ms = \"soon\"\n").unwrap();
+    let out = xinlian().args(["run", "--config"]).arg(&bad).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interval_ms"), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn xinlian_load_reports_tps_latency_and_where_the_time_goes() {
+    let dir = temp_dir("load");
+    let node = NodeProc::start(&dir.join("data"), TEST_CONFIG);
+    let out = xinlian()
+        .args(["load", "--tps", "400", "--duration", "2", "--senders", "3", "--batch", "20", "--rpc", &node.url])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("committed    800 of 800"), "{stdout}");
+    assert!(stdout.contains("latency      submit to commit: p50"), "{stdout}");
+    for stage in ["verify (", "execute", "commit (RocksDB", "http ("] {
+        assert!(stdout.contains(&format!("  {stage}")), "{stage} missing: {stdout}");
+    }
+    let (_, status) = Http::new(&node.url).get("/status");
+    assert_eq!(status["mempool"]["txs"], 0);
+    let bad = xinlian().args(["load", "--batch", "0", "--rpc", &node.url]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--batch"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
