@@ -899,6 +899,44 @@ fn auto_backend_with_a_faulty_card_gives_the_right_verdicts() {
     assert!(stderr.contains("backend shares:") && stderr.contains("card") && stderr.contains("cpu"), "{stderr}");
 }
 
+/// Issue 5's acceptance, second half: 20,000 valid signatures through `--backend auto` with a card
+/// that corrupts, drops and hangs: every one comes out valid (a corrupted `invalid` is re-checked
+/// on the CPU, a dropped or hung batch is redone elsewhere), none lost.
+#[test]
+fn auto_backend_with_a_faulty_card_keeps_20000_valid_signatures_valid() {
+    use sm2::dsa::signature::Signer as _;
+    let keys: Vec<sm2::dsa::SigningKey> =
+        (1u8..=50).map(|i| sm2::dsa::SigningKey::from_slice("1234567812345678", &[i; 32]).unwrap()).collect();
+    let mut input = String::new();
+    for i in 0u32..20_000 {
+        let key = &keys[i as usize % keys.len()];
+        let msg = i.to_be_bytes();
+        let sig: sm2::dsa::Signature = key.sign(&msg);
+        let pubkey = key.verifying_key().to_sec1_bytes();
+        let raw = [sig.r_bytes().as_slice(), sig.s_bytes().as_slice()].concat();
+        input.push_str(&json_line(&pubkey, &msg, &raw, None));
+        input.push('\n');
+    }
+    let tmp = TempDir::new("verify-auto-20000");
+    let path = tmp.write("in.jsonl", input.as_bytes());
+    let served = common::Served::start(
+        "auto-20000",
+        &["--profile", "fpga-1m", "--pacing", "fast", "--faults", "corrupt=0.03,drop=0.01,hang=0.01", "--seed", "9"],
+    );
+    let bar = served.bar.to_string_lossy().into_owned();
+    let out = xinlian(&["verify", "--backend", "auto", "--card", &bar, "--stats", "--input", arg(&path)], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 20_000, "one verdict per line, none lost");
+    for (i, v) in lines.iter().enumerate() {
+        assert_eq!(v["line"], i + 1, "in input order");
+        assert_eq!(v["verdict"], "valid", "line {}: {v}", i + 1);
+    }
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("card"), "{stderr}");
+}
+
 /// Issue 4's acceptance: with `xinlian card serve` in another process, `--backend card --card
 /// PATH` gives the right verdict on every line of the OpenSSL-made vector file.
 #[test]
