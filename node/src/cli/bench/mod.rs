@@ -403,22 +403,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             for bench in &opened.benches {
                 let label = format!("{} {} x{}", op.as_str(), bench.name.as_str(), report::count(n));
                 progress.start(&label);
-                let mut cell = Cell {
-                    backend: bench.name.as_str().to_string(),
-                    device: bench.device.clone(),
-                    op: op.as_str().to_string(),
-                    batch_size: n,
-                    status: Status::Ok,
-                    error: None,
-                    iterations: 0,
-                    ops_per_s: None,
-                    bytes_per_s: None,
-                    p50_us: None,
-                    p99_us: None,
-                    ratio_to_cpu: None,
-                    ratio_to_baselines: Default::default(),
-                    auto_shares: None,
-                };
+                let mut cell = Cell::new(bench.name.as_str(), &bench.device, op.as_str(), n);
                 match measure::cell(bench, &work, budget, threads) {
                     Ok(m) => {
                         let rate = m.timing.items_per_second();
@@ -449,20 +434,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             }
             for s in &asked_skipped {
                 cells.push(Cell {
-                    backend: s.backend.clone(),
-                    device: String::new(),
-                    op: op.as_str().to_string(),
-                    batch_size: n,
                     status: Status::Skipped,
                     error: Some(s.reason.clone()),
-                    iterations: 0,
-                    ops_per_s: None,
-                    bytes_per_s: None,
-                    p50_us: None,
-                    p99_us: None,
-                    ratio_to_cpu: None,
-                    ratio_to_baselines: Default::default(),
-                    auto_shares: None,
+                    ..Cell::new(&s.backend, "", op.as_str(), n)
                 });
             }
         }

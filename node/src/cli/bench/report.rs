@@ -116,6 +116,28 @@ pub(super) struct Cell {
     pub(super) auto_shares: Option<BTreeMap<String, f64>>,
 }
 
+impl Cell {
+    /// A cell not measured yet: status Ok, no figures.
+    pub(super) fn new(backend: &str, device: &str, op: &str, batch_size: usize) -> Cell {
+        Cell {
+            backend: backend.to_string(),
+            device: device.to_string(),
+            op: op.to_string(),
+            batch_size,
+            status: Status::Ok,
+            error: None,
+            iterations: 0,
+            ops_per_s: None,
+            bytes_per_s: None,
+            p50_us: None,
+            p99_us: None,
+            ratio_to_cpu: None,
+            ratio_to_baselines: BTreeMap::new(),
+            auto_shares: None,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub(super) struct BaselineRecord {
     pub(super) id: String,
