@@ -373,24 +373,13 @@ mod tests {
 
     /// A report where a device overtakes the cpu between 64 and 1,024 (synthetic numbers).
     pub(crate) fn sample_report() -> Report {
-        use std::collections::BTreeMap;
-
         use super::super::report::{BaselineRecord, Cell, Machine, Settings};
         let cell = |backend: &str, n: usize, ops: f64| Cell {
-            backend: backend.into(),
-            device: format!("{backend} <device>"),
-            op: "verify".into(),
-            batch_size: n,
-            status: Status::Ok,
-            error: None,
             iterations: 10,
             ops_per_s: Some(ops),
-            bytes_per_s: None,
             p50_us: Some(100.0),
             p99_us: Some(200.0),
-            ratio_to_cpu: None,
-            ratio_to_baselines: BTreeMap::new(),
-            auto_shares: None,
+            ..Cell::new(backend, &format!("{backend} <device>"), "verify", n)
         };
         let cells = vec![
             cell("cpu", 1, 14_000.0),

@@ -624,22 +624,7 @@ mod tests {
     }
 
     fn cell(backend: &str, n: usize, ops: f64) -> Cell {
-        Cell {
-            backend: backend.into(),
-            device: String::new(),
-            op: "verify".into(),
-            batch_size: n,
-            status: Status::Ok,
-            error: None,
-            iterations: 1,
-            ops_per_s: Some(ops),
-            bytes_per_s: None,
-            p50_us: None,
-            p99_us: None,
-            ratio_to_cpu: None,
-            ratio_to_baselines: BTreeMap::new(),
-            auto_shares: None,
-        }
+        Cell { iterations: 1, ops_per_s: Some(ops), ..Cell::new(backend, "", "verify", n) }
     }
 
     #[test]
