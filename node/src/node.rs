@@ -182,10 +182,17 @@ impl Node {
                 )));
             }
         }
+        let accel = config.accel.open()?;
+        for w in accel.warnings() {
+            eprintln!("xinlian: warning: {w}");
+        }
         let head = match store.head()? {
             Some(head) => {
                 let block = store.block(head.height)?.ok_or_else(|| NodeError::Corrupt("head block missing".into()))?;
-                validator::check_sealed(&block)?;
+                let dispatcher = accel.dispatcher().dispatcher();
+                let verify =
+                    |item| dispatcher.verify_batch(&[item]).pop().unwrap_or(Verdict::Malformed("no verdict".into()));
+                validator::check_sealed(&block, &verify)?;
                 head
             }
             None => {
@@ -194,10 +201,6 @@ impl Node {
                 store.commit(&block, &[], &writes, Some(&config.node.chain_id))?
             }
         };
-        let accel = config.accel.open()?;
-        for w in accel.warnings() {
-            eprintln!("xinlian: warning: {w}");
-        }
         Ok(Arc::new(Node {
             pool: Mutex::new(Mempool::new(config.mempool.max_txs)),
             rejected: Mutex::new(RejectedLog::new(config.mempool.remember_rejected)),

@@ -1,18 +1,18 @@
 //! The checks a block must pass before it is taken as the next block: what a peer runs on a
 //! block it receives, and what the node runs on its own head block at start-up.
 
-use xinlian_accel::backends::cpu::verify_one;
-use xinlian_accel::{prepare, Verdict, VerifyRequest};
+use xinlian_accel::{prepare, PreparedVerify, Verdict, VerifyRequest};
 use xinlian_kernels::sm2::DEFAULT_ID;
 
 use super::builder::tx_root;
 use crate::error::NodeError;
 use crate::types::{Block, Hash};
 
-/// The proposer's signature over the header verifies, and the header's tx count and tx root
-/// match the transactions. (Transaction signatures are the admission path's: a block's
-/// transactions were verified when they entered this node's mempool.)
-pub fn check_sealed(block: &Block) -> Result<(), NodeError> {
+/// The proposer's signature over the header verifies (through `verify`: the node passes its
+/// accel dispatcher, never a backend), and the header's tx count and tx root match the
+/// transactions. (Transaction signatures are the admission path's: a block's transactions were
+/// verified when they entered this node's mempool.)
+pub fn check_sealed(block: &Block, verify: &dyn Fn(PreparedVerify) -> Verdict) -> Result<(), NodeError> {
     let h = &block.header;
     if h.tx_count as usize != block.txs.len() {
         return Err(NodeError::Corrupt(format!(
@@ -29,7 +29,7 @@ pub fn check_sealed(block: &Block) -> Result<(), NodeError> {
     let verdict =
         match prepare(&VerifyRequest { pubkey: &h.proposer, id: DEFAULT_ID, msg: &bytes, sig: &block.signature }, None)
         {
-            Ok(item) => verify_one(&item),
+            Ok(item) => verify(item),
             Err(v) => v,
         };
     if verdict != Verdict::Valid {
@@ -60,17 +60,21 @@ mod tests {
     use crate::config::Config;
     use crate::keys::Signer;
 
+    fn verify(item: PreparedVerify) -> Verdict {
+        xinlian_accel::backends::cpu::verify_one(&item)
+    }
+
     #[test]
     fn genesis_is_sealed_and_tampering_is_caught() {
         let signer = Signer::generate().unwrap();
         let (block, _) = builder::genesis(&Config::default(), &signer, 1).unwrap();
-        check_sealed(&block).unwrap();
+        check_sealed(&block, &verify).unwrap();
         let mut bad = block.clone();
         bad.header.timestamp_ms += 1;
-        assert!(check_sealed(&bad).unwrap_err().to_string().contains("proposer signature"));
+        assert!(check_sealed(&bad, &verify).unwrap_err().to_string().contains("proposer signature"));
         let mut bad = block.clone();
         bad.header.tx_count = 1;
-        assert!(check_sealed(&bad).unwrap_err().to_string().contains("header says 1 txs"));
+        assert!(check_sealed(&bad, &verify).unwrap_err().to_string().contains("header says 1 txs"));
         let next = builder::sign(
             crate::types::BlockHeader { height: 1, prev_hash: block.hash(), ..block.header.clone() },
             &signer,
