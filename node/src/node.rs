@@ -63,7 +63,8 @@ pub struct Refusal {
     pub id: Option<Hash>,
     /// The class of reason.
     pub kind: RefusalKind,
-    /// The reason, for people.
+    /// The reason, for people (`error` in the HTTP API's JSON, as every error body there).
+    #[serde(rename = "error")]
     pub reason: String,
 }
 

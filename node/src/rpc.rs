@@ -118,51 +118,29 @@ async fn post_tx_inner(node: &Arc<Node>, body: &[u8]) -> Response {
     }
     node.metrics().decode_ns.fetch_add(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(0), AtomicOrdering::Relaxed);
     let results = node.submit(decoded).await;
-    let mut worst: Option<RefusalKind> = None;
+    // A refusal's kind decides a single transaction's status code; a decoding error is a 400.
+    let mut single_code = StatusCode::BAD_REQUEST;
     for (slot, result) in slots.into_iter().zip(results) {
         answers[slot] = Some(match result {
             Ok(id) => json!({ "id": hex::encode(id), "status": "pending" }),
             Err(refusal) => {
-                worst = Some(refusal.kind);
+                single_code = status_of(refusal.kind);
                 serde_json::to_value(&refusal).unwrap_or_else(|_| json!({ "error": refusal.reason }))
             }
         });
     }
     let answers: Vec<Value> = answers.into_iter().map(|a| a.unwrap_or(Value::Null)).collect();
+    let accepted = answers.iter().filter(|a| a.get("status").is_some()).count();
     if single {
         let answer = answers.into_iter().next().unwrap_or(Value::Null);
-        if answer.get("status").is_some() {
-            return (StatusCode::ACCEPTED, Json(answer)).into_response();
-        }
-        let code = match (worst, answer.get("kind").and_then(Value::as_str)) {
-            (Some(kind), _) => status_of(kind),
-            _ => StatusCode::BAD_REQUEST,
-        };
-        let mut body = answer;
-        if let Some(obj) = body.as_object_mut() {
-            if let Some(reason) = obj.remove("reason") {
-                obj.insert("error".into(), reason);
-            }
-        }
-        return (code, Json(body)).into_response();
+        let code = if accepted == 1 { StatusCode::ACCEPTED } else { single_code };
+        return (code, Json(answer)).into_response();
     }
-    let accepted = answers.iter().filter(|a| a.get("status").is_some()).count();
     let all_full =
         accepted == 0 && answers.iter().all(|a| a.get("kind").and_then(Value::as_str) == Some("mempool_full"));
     let code = if all_full { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
-    let results: Vec<Value> = answers
-        .into_iter()
-        .map(|mut a| {
-            if let Some(obj) = a.as_object_mut() {
-                if let Some(reason) = obj.remove("reason") {
-                    obj.insert("error".into(), reason);
-                }
-            }
-            a
-        })
-        .collect();
-    let refused = results.len() - accepted;
-    (code, Json(json!({ "accepted": accepted, "refused": refused, "results": results }))).into_response()
+    let refused = answers.len() - accepted;
+    (code, Json(json!({ "accepted": accepted, "refused": refused, "results": answers }))).into_response()
 }
 
 fn parse_id(s: &str) -> Result<Hash, String> {
