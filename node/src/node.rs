@@ -199,7 +199,7 @@ impl Node {
             None => {
                 let (block, ex) = builder::genesis(&config, &signer, now_ms())?;
                 let writes: Vec<_> = ex.writes.into_iter().collect();
-                store.commit(&block, &[], &writes, Some(&config.node.chain_id))?
+                store.commit(&block, &[], &[], &writes, Some(&config.node.chain_id))?
             }
         };
         Ok(Arc::new(Node {
@@ -475,15 +475,17 @@ impl Node {
         // copy was committed, inserted just after it left the pool) is dropped here: a block
         // never repeats a committed or an earlier transaction.
         let node = Arc::clone(self);
-        let txs = tokio::task::spawn_blocking(move || -> Result<Vec<Transaction>, NodeError> {
+        // The ids were computed at admission: carried along, not hashed again.
+        let (ids, txs) = tokio::task::spawn_blocking(move || -> Result<(Vec<Hash>, Vec<Transaction>), NodeError> {
             let mut seen = HashSet::with_capacity(batch.len());
-            let mut out = Vec::with_capacity(batch.len());
+            let (mut ids, mut txs) = (Vec::with_capacity(batch.len()), Vec::with_capacity(batch.len()));
             for (id, tx) in batch {
                 if seen.insert(id) && node.store.tx_location(&id)?.is_none() {
-                    out.push(Transaction::clone(&tx));
+                    ids.push(id);
+                    txs.push(Transaction::clone(&tx));
                 }
             }
-            Ok(out)
+            Ok((ids, txs))
         })
         .await
         .map_err(|e| NodeError::Storage(format!("block task failed: {e}")))??;
@@ -492,9 +494,9 @@ impl Node {
         }
         let t0 = Instant::now();
         let mut leaves = MessageBatch::new();
-        for tx in &txs {
+        for id in &ids {
             let mut leaf = [0u8; 33];
-            leaf[1..].copy_from_slice(&tx.id());
+            leaf[1..].copy_from_slice(id);
             leaves.push(&leaf);
         }
         let leaf_hashes = self.accel.dispatcher().sm3(leaves).await;
@@ -519,7 +521,7 @@ impl Node {
             let block = node.ordering.decide(builder::sign(header, &node.signer, txs))?;
             let t2 = Instant::now();
             let writes: Vec<_> = ex.writes.into_iter().collect();
-            let new_head = node.store.commit(&block, &ex.receipts, &writes, None)?;
+            let new_head = node.store.commit(&block, &ids, &ex.receipts, &writes, None)?;
             add_ns(&node.metrics.commit_ns, t2);
             node.metrics.committed.fetch_add(block.txs.len() as u64, AtomicOrdering::Relaxed);
             Ok(new_head)

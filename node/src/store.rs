@@ -188,20 +188,22 @@ impl Store {
         }
     }
 
-    /// Commit a block: the block, its tx index with receipts, its state writes (`None`
-    /// deletes) and the new head, in one synced write batch. `chain_id` is recorded with
-    /// genesis.
+    /// Commit a block: the block, its tx index (`ids`, the transactions' ids in block order, as
+    /// the node computed them at admission) with receipts, its state writes (`None` deletes) and
+    /// the new head, in one synced write batch. `chain_id` is recorded with genesis.
     pub fn commit(
         &self,
         block: &Block,
+        ids: &[Hash],
         receipts: &[Receipt],
         writes: &[(Vec<u8>, Option<Vec<u8>>)],
         chain_id: Option<&str>,
     ) -> Result<Head, NodeError> {
-        if receipts.len() != block.txs.len() {
+        if receipts.len() != block.txs.len() || ids.len() != block.txs.len() {
             return Err(NodeError::Storage(format!(
-                "{} receipts for {} transactions",
+                "{} receipts and {} ids for {} transactions",
                 receipts.len(),
+                ids.len(),
                 block.txs.len()
             )));
         }
@@ -209,9 +211,10 @@ impl Store {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_BLOCKS)?, height.to_be_bytes(), block.encode());
         let txs = self.cf(CF_TXS)?;
-        for (i, (tx, receipt)) in block.txs.iter().zip(receipts).enumerate() {
+        for (i, (id, receipt)) in ids.iter().zip(receipts).enumerate() {
+            debug_assert_eq!(*id, block.txs[i].id(), "tx {i}: the id given is not the tx's");
             let index = u32::try_from(i).map_err(|_| NodeError::Storage("more than 2^32 txs in a block".into()))?;
-            batch.put_cf(txs, tx.id(), TxLocation { height, index, receipt: receipt.clone() }.encode());
+            batch.put_cf(txs, id, TxLocation { height, index, receipt: receipt.clone() }.encode());
         }
         let state = self.cf(CF_STATE)?;
         for (k, v) in writes {
@@ -256,7 +259,7 @@ mod tests {
             let store = Store::open(&dir).unwrap();
             assert_eq!(store.head().unwrap(), None);
             let writes: Vec<_> = ex.writes.into_iter().collect();
-            store.commit(&genesis, &[], &writes, Some("c")).unwrap()
+            store.commit(&genesis, &[], &[], &writes, Some("c")).unwrap()
         };
         let mut tx = Transaction {
             chain_id: "c".into(),
@@ -271,11 +274,17 @@ mod tests {
         let receipt = Receipt { ok: true, error: None };
         {
             let store = Store::open(&dir).unwrap();
-            let bad = store.commit(&block, &[], &[], None);
-            assert!(bad.unwrap_err().to_string().contains("0 receipts for 1 transactions"));
+            let bad = store.commit(&block, &[tx.id()], &[], &[], None);
+            assert!(bad.unwrap_err().to_string().contains("0 receipts and 1 ids for 1 transactions"));
             assert_eq!(store.head().unwrap(), Some(head0), "a refused commit writes nothing");
             store
-                .commit(&block, std::slice::from_ref(&receipt), &[(data_key(b"k"), Some(b"v".to_vec()))], None)
+                .commit(
+                    &block,
+                    &[tx.id()],
+                    std::slice::from_ref(&receipt),
+                    &[(data_key(b"k"), Some(b"v".to_vec()))],
+                    None,
+                )
                 .unwrap();
         }
         let store = Store::open(&dir).unwrap();
