@@ -3,9 +3,9 @@
 #
 #   scripts/check-bench-report.sh DIR        (DIR holds report.html; writes DIR/report.png)
 #
-# Installs Debian's `chromium` when it is missing (apt-get, as root or through sudo, as
-# scripts/setup.sh does). The page must render with no network: it is self-contained, and
-# Chromium is started with its background fetches switched off. Exit status 0 when DIR/report.png
+# Installs Debian's `chromium` when it is missing, through scripts/setup.sh. The page must render
+# with no network: it is self-contained, and Chromium is started with its background fetches
+# switched off. Exit status 0 when DIR/report.png
 # exists and shows a real page (many distinct colours, most of the height drawn on), 1 otherwise.
 set -euo pipefail
 
@@ -18,23 +18,11 @@ html="$dir/report.html"
 png="$dir/report.png"
 [ -f "$html" ] || die "no report.html in $dir (run: xinlian bench --out $dir)"
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        die "need root or sudo to run: $*"
-    fi
-}
-
 find_chromium() { command -v chromium || command -v chromium-browser || command -v google-chrome || true; }
 browser=$(find_chromium)
 if [ -z "$browser" ]; then
-    command -v apt-get >/dev/null 2>&1 || die "chromium is missing and there is no apt-get here: install chromium"
-    say "installing Debian package: chromium"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+    # The project's one installer, asked for one more package.
+    bash "$(dirname "${BASH_SOURCE[0]}")/setup.sh" chromium || die "could not install chromium"
     browser=$(find_chromium)
     [ -n "$browser" ] || die "chromium installed but not on PATH"
 fi

@@ -12,6 +12,8 @@ set -euo pipefail
 #   ocl-icd-opencl-dev   the loader's development link and headers (clinfo-style tooling)
 #   clang                POCL compiles OpenCL C with it
 DEBIAN_PACKAGES=(openssl pkg-config pocl-opencl-icd ocl-icd-opencl-dev clang)
+# More packages may be named as arguments: scripts/check-bench-report.sh asks for chromium.
+DEBIAN_PACKAGES+=("$@")
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
