@@ -65,6 +65,11 @@ struct Shared {
     refusal_kinds: Mutex<HashMap<String, u64>>,
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A loader thread that panicked leaves its counters consistent: keep reading them.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The node's `xinlian_stage_seconds_total` counters, by stage.
 fn stage_seconds(client: &Client) -> HashMap<String, f64> {
     let mut out = HashMap::new();
@@ -162,8 +167,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
                 match c.get(&format!("/block/{height}")) {
                     Ok(a) if a.status == 200 => {
                         let now = Instant::now();
-                        let mut times = shared.submit_times.lock().unwrap_or_else(|p| p.into_inner());
-                        let mut lat = shared.latencies_us.lock().unwrap_or_else(|p| p.into_inner());
+                        let mut times = lock(&shared.submit_times);
+                        let mut lat = lock(&shared.latencies_us);
                         for t in a.body.get("txs").and_then(Value::as_array).into_iter().flatten() {
                             if let Some(at) = t.get("id").and_then(Value::as_str).and_then(|id| times.remove(id)) {
                                 lat.push(u64::try_from(now.duration_since(at).as_micros()).unwrap_or(u64::MAX));
@@ -198,7 +203,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
                         loop {
                             let sent_at = Instant::now();
                             {
-                                let mut times = shared.submit_times.lock().unwrap_or_else(|p| p.into_inner());
+                                let mut times = lock(&shared.submit_times);
                                 for (id, _) in batch.iter() {
                                     times.insert(id.clone(), sent_at);
                                 }
@@ -216,7 +221,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
                                 Ok(a) if a.status == 200 => {
                                     shared.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
                                     let results = a.body.get("results").and_then(Value::as_array).cloned();
-                                    let mut times = shared.submit_times.lock().unwrap_or_else(|p| p.into_inner());
+                                    let mut times = lock(&shared.submit_times);
                                     for (r, (id, _)) in results.unwrap_or_default().iter().zip(batch.iter()) {
                                         if r.get("status").and_then(Value::as_str) == Some("pending") {
                                             shared.accepted.fetch_add(1, Ordering::Relaxed);
@@ -224,19 +229,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
                                             times.remove(id);
                                             shared.refused.fetch_add(1, Ordering::Relaxed);
                                             let kind = r.get("kind").and_then(Value::as_str).unwrap_or("?").to_string();
-                                            let mut kinds =
-                                                shared.refusal_kinds.lock().unwrap_or_else(|p| p.into_inner());
+                                            let mut kinds = lock(&shared.refusal_kinds);
                                             *kinds.entry(kind).or_default() += 1;
                                         }
                                     }
                                 }
                                 Ok(a) => {
-                                    let mut e = shared.first_error.lock().unwrap_or_else(|p| p.into_inner());
+                                    let mut e = lock(&shared.first_error);
                                     e.get_or_insert(format!("POST /tx: HTTP {}: {}", a.status, a.error_text()));
                                     return;
                                 }
                                 Err(err) => {
-                                    let mut e = shared.first_error.lock().unwrap_or_else(|p| p.into_inner());
+                                    let mut e = lock(&shared.first_error);
                                     e.get_or_insert(format!("{err:#}"));
                                     return;
                                 }
@@ -285,7 +289,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         stop_follow.store(true, Ordering::Relaxed);
         let _ = follower.join();
     });
-    if let Some(e) = shared.first_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+    if let Some(e) = lock(&shared.first_error).take() {
         bail!("the load stopped: {e}");
     }
     let after = stage_seconds(&client);
@@ -299,7 +303,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         );
     }
     let submit_secs = submit_end.duration_since(start).as_secs_f64().max(1e-9);
-    let mut lat = shared.latencies_us.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut lat = lock(&shared.latencies_us).clone();
     lat.sort_unstable();
     let accepted = shared.accepted.load(Ordering::Relaxed);
     let committed = shared.committed.load(Ordering::Relaxed);
@@ -310,7 +314,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     println!(
         "refused      {} {:?}; backpressure (503) {} times",
         shared.refused.load(Ordering::Relaxed),
-        shared.refusal_kinds.lock().unwrap_or_else(|p| p.into_inner()),
+        lock(&shared.refusal_kinds),
         shared.backpressure.load(Ordering::Relaxed)
     );
     println!(
