@@ -10,6 +10,7 @@
 
 use super::curve;
 use super::field::{limbs_lt, Fe, P};
+use super::path::{available_verify_paths, verify_path, VerifyPath};
 use super::point::{add_affine_lanes, add_lanes, double_lanes, AffinePoint, JacobianPoint, LANES};
 use super::scalar::{add_raw, wnaf_vartime, Scalar, N};
 use super::table::{base_table, PublicKeyTable, SplitTable, G_CHUNKS, KEY_CHUNKS};
@@ -198,40 +199,6 @@ pub fn verify_batch_with_path(items: &[Prehashed<'_>], out: &mut [Result<(), Rej
             out[p.idx] = check_x_vartime(sum, &p.e, &p.r);
         }
     }
-}
-
-/// How B6 runs for cold keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VerifyPath {
-    /// Portable 64-bit limbs, a few verifications interleaved.
-    Portable,
-    /// AVX-512 IFMA, eight verifications per vector (x86-64 CPUs that have it).
-    Ifma,
-}
-
-/// Environment variable that forces the portable path: `XINLIAN_SM2_IFMA=0`.
-pub const IFMA_ENV: &str = "XINLIAN_SM2_IFMA";
-
-/// The paths this CPU can run, portable first.
-pub fn available_verify_paths() -> Vec<VerifyPath> {
-    #[cfg(target_arch = "x86_64")]
-    if super::ifma::available() {
-        return vec![VerifyPath::Portable, VerifyPath::Ifma];
-    }
-    vec![VerifyPath::Portable]
-}
-
-/// The path in use: IFMA when the CPU has it, unless `XINLIAN_SM2_IFMA=0` (read once).
-pub fn verify_path() -> VerifyPath {
-    static PATH: std::sync::OnceLock<VerifyPath> = std::sync::OnceLock::new();
-    *PATH.get_or_init(|| {
-        let off = std::env::var(IFMA_ENV).is_ok_and(|v| v == "0");
-        if off {
-            VerifyPath::Portable
-        } else {
-            available_verify_paths().pop().unwrap_or(VerifyPath::Portable)
-        }
-    })
 }
 
 /// A verification that passed B1, B2 and B5, waiting for B6-B7.
