@@ -18,6 +18,6 @@ pub use path::{available_verify_paths, verify_path, VerifyPath, IFMA_ENV};
 pub use point::AffinePoint;
 pub use table::{warm_up, PublicKeyTable};
 pub use verify::{
-    message_digest, verify_batch_vartime, verify_batch_with_path, verify_prehashed_vartime, verify_with_table_vartime,
-    z_value, KeyRef, Prehashed, Rejection, DEFAULT_ID,
+    check_scalars, message_digest, verify_batch_vartime, verify_batch_with_path, verify_prehashed_vartime,
+    verify_with_table_vartime, z_value, CheckedScalars, KeyRef, Prehashed, Rejection, DEFAULT_ID,
 };

@@ -212,19 +212,38 @@ struct Pending<'a> {
     key: KeyRef<'a>,
 }
 
-/// Steps B1, B2, B5: (s, t, e mod n, r).
-fn precheck(item: &Prehashed<'_>) -> Result<(Scalar, Scalar, Scalar, Scalar), Rejection> {
+/// r, s and t of a signature that passed the range checks (steps B1, B2 and B5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckedScalars {
+    /// r' in [1, n-1].
+    pub r: Scalar,
+    /// s' in [1, n-1].
+    pub s: Scalar,
+    /// t = (r' + s') mod n, not zero.
+    pub t: Scalar,
+}
+
+/// Steps B1, B2 and B5 of GB/T 32918.2 on their own: the checks that need no curve arithmetic.
+/// Every path runs exactly these (the OpenCL backend on the host before it packs an item), so
+/// that a signature out of range is rejected for the same reason wherever it is verified.
+pub fn check_scalars(r: &[u8; 32], s: &[u8; 32]) -> Result<CheckedScalars, Rejection> {
     // B1: r' in [1, n-1].
-    let r = Scalar::from_bytes(item.r).filter(|r| !r.is_zero()).ok_or(Rejection::ROutOfRange)?;
+    let r = Scalar::from_bytes(r).filter(|r| !r.is_zero()).ok_or(Rejection::ROutOfRange)?;
     // B2: s' in [1, n-1].
-    let s = Scalar::from_bytes(item.s).filter(|s| !s.is_zero()).ok_or(Rejection::SOutOfRange)?;
-    // B3, B4: e' = SM3(Z_A ‖ M'), done by the caller; reduced mod n for B7.
-    let e = Scalar::reduce_bytes(item.e);
+    let s = Scalar::from_bytes(s).filter(|s| !s.is_zero()).ok_or(Rejection::SOutOfRange)?;
     // B5: t = (r' + s') mod n; t = 0 fails.
     let t = r.add(&s);
     if t.is_zero() {
         return Err(Rejection::TIsZero);
     }
+    Ok(CheckedScalars { r, s, t })
+}
+
+/// Steps B1, B2, B5: (s, t, e mod n, r).
+fn precheck(item: &Prehashed<'_>) -> Result<(Scalar, Scalar, Scalar, Scalar), Rejection> {
+    let CheckedScalars { r, s, t } = check_scalars(item.r, item.s)?;
+    // B3, B4: e' = SM3(Z_A ‖ M'), done by the caller; reduced mod n for B7.
+    let e = Scalar::reduce_bytes(item.e);
     Ok((s, t, e, r))
 }
 

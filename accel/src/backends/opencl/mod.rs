@@ -58,7 +58,7 @@ use opencl3::memory::{Buffer, CL_MEM_READ_WRITE};
 use opencl3::types::{cl_uint, CL_NON_BLOCKING};
 use xinlian_kernels::sm2::curve::{N_BYTES, P_BYTES};
 use xinlian_kernels::sm2::scalar::Scalar;
-use xinlian_kernels::sm2::Rejection;
+use xinlian_kernels::sm2::{check_scalars, CheckedScalars, Rejection};
 use xinlian_kernels::sm3::Digest;
 
 use crate::backend::{AccelError, Backend, BackendInfo, BackendKind};
@@ -491,20 +491,12 @@ fn limbs_be(bytes: &[u8; 32]) -> [u64; 4] {
     out
 }
 
-/// Steps B1, B2, B5 on the host (the same checks, in the same order, as
-/// `kernels::sm2::verify`), then the 25 words the device needs for B6-B7.
+/// Steps B1, B2, B5 on the host (the kernels' own [`check_scalars`], so a rejection here is
+/// the CPU's), then the 25 words the device needs for B6-B7.
 fn pack_item(item: &PreparedVerify, out: &mut Vec<u64>) -> Result<(), Rejection> {
-    // B1: r' in [1, n-1].
-    let r = Scalar::from_bytes(&item.r).filter(|r| !r.is_zero()).ok_or(Rejection::ROutOfRange)?;
-    // B2: s' in [1, n-1].
-    let s = Scalar::from_bytes(&item.s).filter(|s| !s.is_zero()).ok_or(Rejection::SOutOfRange)?;
+    let CheckedScalars { r, s, t } = check_scalars(&item.r, &item.s)?;
     // B3, B4 (e' = SM3(Z_A ‖ M')) were done by `prepare`; e' is reduced mod n for B7.
     let e = Scalar::reduce_bytes(&item.e);
-    // B5: t = (r' + s') mod n; t = 0 fails.
-    let t = r.add(&s);
-    if t.is_zero() {
-        return Err(Rejection::TIsZero);
-    }
     // B7 is checked as x1 == c or x1 == c + n (when c + n < p), with c = (r' - e') mod n.
     let c = r.sub(&e).limbs();
     let n = limbs_be(&N_BYTES);
