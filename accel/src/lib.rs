@@ -25,6 +25,7 @@ pub mod cache;
 pub mod config;
 pub mod dispatch;
 pub mod self_test;
+mod signer;
 pub mod verdict;
 
 pub use backend::{AccelError, Backend, BackendInfo, BackendKind};
