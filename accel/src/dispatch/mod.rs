@@ -696,9 +696,7 @@ impl Dispatcher {
             // positions; their digests come from the CPU.
             let (canaries, positions, spot) = {
                 let mut rng = lock(&self.rng);
-                let total = part.len() + k;
-                let mut positions = rand::seq::index::sample(&mut *rng, total, k).into_vec();
-                positions.sort_unstable();
+                let positions = canary::positions(part.len(), k, &mut rng);
                 let canaries: Vec<Vec<u8>> = (0..k)
                     .map(|_| {
                         let len = part[rng.gen_range(0..part.len())].len().min(4096);
@@ -708,17 +706,10 @@ impl Dispatcher {
                 let spot: Vec<usize> = (0..k.min(part.len())).map(|_| rng.gen_range(0..part.len())).collect();
                 (canaries, positions, spot)
             };
-            let mut batch = MessageBatch::new();
-            let (mut real, mut fake) = (part.iter(), canaries.iter());
-            let mut next = positions.iter().peekable();
-            for pos in 0..part.len() + k {
-                if next.peek() == Some(&&pos) {
-                    next.next();
-                    batch.push(fake.next().map_or(&[][..], Vec::as_slice));
-                } else {
-                    batch.push(real.next().copied().unwrap_or(&[]));
-                }
-            }
+            let batch: MessageBatch =
+                canary::interleave(part.iter().copied(), canaries.iter().map(Vec::as_slice), &positions)
+                    .into_iter()
+                    .collect();
             add(&slot.metrics.canary_items, k as u64);
             let t0 = Instant::now();
             let digests = slot.backend.sm3_batch(&batch).map_err(Failure::Error)?;
@@ -730,18 +721,10 @@ impl Dispatcher {
                     batch.len()
                 ))));
             }
-            let mut mine = Vec::with_capacity(part.len());
-            let mut next = positions.iter().peekable();
-            let mut fake = canaries.iter();
-            for (pos, d) in digests.into_iter().enumerate() {
-                if next.peek() == Some(&&pos) {
-                    next.next();
-                    let msg = fake.next().map_or(&[][..], Vec::as_slice);
-                    if sm3::digest(msg) != d {
-                        return Err(Failure::Wrong { canary: true, why: format!("SM3 canary at {pos} differs") });
-                    }
-                } else {
-                    mine.push(d);
+            let (mine, came_back) = canary::separate(digests, &positions);
+            for ((msg, got), pos) in canaries.iter().zip(&came_back).zip(&positions) {
+                if sm3::digest(msg) != *got {
+                    return Err(Failure::Wrong { canary: true, why: format!("SM3 canary at {pos} differs") });
                 }
             }
             add(&slot.metrics.recheck_items, spot.len() as u64);
