@@ -28,6 +28,11 @@ pub mod self_test;
 mod signer;
 pub mod verdict;
 
+// The integration tests' skip helper, shared so that unit tests skip the same visible way.
+#[cfg(test)]
+#[path = "../tests/it/skip.rs"]
+mod test_skip;
+
 pub use backend::{AccelError, Backend, BackendInfo, BackendKind};
 pub use backends::card::CardBackend;
 pub use backends::cpu::CpuBackend;

@@ -118,16 +118,17 @@ fn store(program: &Program, path: &std::path::Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_skip::missing_device;
 
     /// A kernel that does not compile gives an error carrying the compiler's log, which names
-    /// the problem; no device here: nothing to check.
+    /// the problem.
     #[test]
     fn a_build_failure_returns_the_build_log() {
-        let Ok(device) = super::super::select(None) else {
-            eprintln!("skipped: no OpenCL device");
-            return;
+        let device = match super::super::select(None) {
+            Ok(device) => device,
+            Err(e) => return missing_device(&format!("no OpenCL device ({e})")),
         };
-        let Ok(context) = Context::from_device(&device.device()) else { return };
+        let context = Context::from_device(&device.device()).expect("a context on a listed device");
         let source = "__kernel void broken(__global uint *out) { out[0] = undeclared_name; }";
         match build_source(&context, device, source, None) {
             Err(OpenClError::Build { log, .. }) => assert!(log.contains("undeclared_name"), "{log}"),
