@@ -11,9 +11,9 @@
 use std::sync::OnceLock;
 
 use xinlian_accel::backends::cpu::verify_one;
-use xinlian_accel::backends::opencl::{self, OpenClBackend, OpenClError};
+use xinlian_accel::backends::opencl::{self, OpenClBackend};
 use xinlian_accel::self_test::annex_a_items;
-use xinlian_accel::{Backend, MessageBatch, PreparedVerify, Verdict};
+use xinlian_accel::{AccelError, Backend, MessageBatch, PreparedVerify, Verdict};
 use xinlian_kernels::sm2::{AffinePoint, Rejection};
 use xinlian_kernels::{merkle, sm3};
 
@@ -27,10 +27,10 @@ const DEVICE_ENV: &str = "XINLIAN_OPENCL_DEVICE";
 /// slow part). `None` when there is no device: the calling test's skip is printed (a failure
 /// under `CI`). A device that is there but does not start fails the test.
 pub(crate) fn backend() -> Option<&'static OpenClBackend> {
-    static BACKEND: OnceLock<Result<OpenClBackend, OpenClError>> = OnceLock::new();
+    static BACKEND: OnceLock<Result<OpenClBackend, AccelError>> = OnceLock::new();
     match BACKEND.get_or_init(|| OpenClBackend::new(std::env::var(DEVICE_ENV).ok().as_deref())) {
         Ok(b) => Some(b),
-        Err(e @ (OpenClError::NoDevice(_) | OpenClError::DeviceNotFound { .. })) => {
+        Err(e @ (AccelError::NoDevice(_) | AccelError::DeviceNotFound { .. })) => {
             crate::skip::missing_device(&format!("no OpenCL device is usable ({e})"));
             None
         }
@@ -55,10 +55,10 @@ fn device_specs_pick_by_index_and_name_and_refuse_unknown_ones() {
     let needle = b.device().name.to_uppercase();
     assert_eq!(opencl::select(Some(&needle)).unwrap().name, b.device().name);
     match opencl::select(Some("no such device anywhere")) {
-        Err(OpenClError::DeviceNotFound { available, .. }) => assert!(available.contains(&all[0].name)),
+        Err(AccelError::DeviceNotFound { available, .. }) => assert!(available.contains(&all[0].name)),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(opencl::select(Some(&all.len().to_string())), Err(OpenClError::DeviceNotFound { .. })));
+    assert!(matches!(opencl::select(Some(&all.len().to_string())), Err(AccelError::DeviceNotFound { .. })));
 }
 
 #[test]

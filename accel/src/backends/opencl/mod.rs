@@ -98,48 +98,15 @@ const MAX_CHUNK_ITEMS: usize = 1 << 16;
 /// Largest SM3 chunk, in message bytes.
 const MAX_CHUNK_BYTES: usize = 32 << 20;
 
-/// Why an OpenCL backend could not start.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum OpenClError {
-    /// No OpenCL loader, platform or device.
-    #[error("no OpenCL device: {0}")]
-    NoDevice(String),
-    /// `--device SPEC` matched nothing.
-    #[error("no OpenCL device matches {spec:?}; available: {available}")]
-    DeviceNotFound {
-        /// The spec given.
-        spec: String,
-        /// The devices there are, `index: platform / name`.
-        available: String,
-    },
-    /// The kernels did not compile; the build log says why.
-    #[error("OpenCL program failed to build on {device} (error {code}):\n{log}")]
-    Build {
-        /// `platform / name`.
-        device: String,
-        /// The OpenCL error code.
-        code: i32,
-        /// The compiler's build log.
-        log: String,
-    },
-    /// An OpenCL call failed.
-    #[error("{call} failed with OpenCL error {code}")]
-    Api {
-        /// The OpenCL function.
-        call: &'static str,
-        /// The OpenCL error code.
-        code: i32,
-    },
-}
+/// What the OpenCL backend's start-up answered before the one error enum of the crate took
+/// its place: kept as a name so that callers matching `OpenClError::DeviceNotFound { .. }` still
+/// compile. New code names [`AccelError`].
+pub type OpenClError = AccelError;
 
-impl From<OpenClError> for AccelError {
-    fn from(e: OpenClError) -> AccelError {
-        AccelError::DeviceLost(e.to_string())
-    }
-}
-
-fn api(call: &'static str) -> impl Fn(opencl3::error_codes::ClError) -> OpenClError {
-    move |e| OpenClError::Api { call, code: e.0 }
+/// An OpenCL call that failed: the device failed it (at start-up or in a batch), so
+/// [`AccelError::DeviceLost`] with the call and its error code.
+pub(crate) fn api(call: &'static str) -> impl Fn(opencl3::error_codes::ClError) -> AccelError {
+    move |e| AccelError::DeviceLost(format!("{call} failed with OpenCL error {}", e.0))
 }
 
 /// How start-up went: where the program came from and what each step cost.
@@ -240,12 +207,12 @@ pub struct OpenClBackend {
 impl OpenClBackend {
     /// Start on the device `spec` names: `None` for the first GPU (else the first device), a
     /// decimal index into [`devices`], or a case-insensitive substring of "platform / name".
-    pub fn new(spec: Option<&str>) -> Result<OpenClBackend, OpenClError> {
+    pub fn new(spec: Option<&str>) -> Result<OpenClBackend, AccelError> {
         OpenClBackend::on_device(select(spec)?)
     }
 
     /// Start on a device from [`devices`].
-    pub fn on_device(device: &DeviceInfo) -> Result<OpenClBackend, OpenClError> {
+    pub fn on_device(device: &DeviceInfo) -> Result<OpenClBackend, AccelError> {
         let start = Instant::now();
         let context = Context::from_device(&device.device()).map_err(api("clCreateContext"))?;
         let queue = || {
