@@ -53,8 +53,9 @@ pub struct BackendInfo {
 /// - device faults at run time (`DeviceLost`, `Timeout`, `Corrupt`, `SelfTest`): the device
 ///   failed; the dispatcher re-runs the work elsewhere and takes the device out of service
 ///   until its self-test passes;
-/// - work a backend cannot take (`BatchTooLarge`): the caller asked too much of a healthy
-///   device; the work runs elsewhere (the CPU takes anything) and the device stays in service;
+/// - work a backend cannot take (`BatchTooLarge`, `MessageTooLarge`): the caller asked too
+///   much of a healthy device; the work runs elsewhere (the CPU takes anything) and the
+///   device stays in service;
 /// - start-up and set-up errors (`Config`, `NoRuntime`, `NoDevice`, `DeviceNotFound`,
 ///   `Build`): the layer was opened wrongly or a device did not start; nothing was routed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +81,16 @@ pub enum AccelError {
     BatchTooLarge {
         /// Items given.
         got: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Work too large: one SM3 message (or a card descriptor's input and output) is longer
+    /// than the backend takes in one piece: a card's DMA window, an OpenCL device's largest
+    /// allocation. See [`Backend::max_message_bytes`].
+    #[error("a message of {bytes} bytes exceeds the backend's limit of {max} bytes")]
+    MessageTooLarge {
+        /// Bytes given.
+        bytes: usize,
         /// The limit.
         max: usize,
     },
@@ -133,8 +144,15 @@ pub trait Backend: Send + Sync {
     /// items are already decoded, so nothing here is malformed).
     fn verify_batch(&self, items: &[PreparedVerify]) -> Result<Vec<Verdict>, AccelError>;
 
-    /// SM3 of every message, in order.
+    /// SM3 of every message, in order. A message longer than [`Backend::max_message_bytes`]
+    /// is refused with [`AccelError::MessageTooLarge`].
     fn sm3_batch(&self, msgs: &MessageBatch) -> Result<Vec<Digest>, AccelError>;
+
+    /// The longest single SM3 message this backend takes (the dispatcher hashes longer ones on
+    /// the CPU instead). Unlimited unless the device says otherwise.
+    fn max_message_bytes(&self) -> usize {
+        usize::MAX
+    }
 
     /// One level of the SM3 Merkle tree ([`xinlian_kernels::merkle::parent_level`]).
     fn merkle_level(&self, nodes: &[Digest]) -> Result<Vec<Digest>, AccelError>;

@@ -63,10 +63,10 @@ pub struct MetricsSnapshot {
     pub batches: u64,
     /// Time spent in the backend's calls, nanoseconds.
     pub busy_ns: u64,
-    /// Calls that returned an [`crate::AccelError`].
+    /// Calls that returned a device fault ([`crate::AccelError::is_device_fault`]).
     pub errors: u64,
-    /// Items that this backend did not answer (error or wrong answer) and that were redone
-    /// elsewhere.
+    /// Items that this backend did not answer (a device fault, a wrong answer, or work too
+    /// large for it) and that were redone elsewhere.
     pub fallback_items: u64,
     /// Canary items sent along with real work (their cost: device time spent on them).
     pub canary_items: u64,

@@ -146,7 +146,7 @@ pub struct BackendStatus {
     pub items: u64,
     /// Batches it answered.
     pub batches: u64,
-    /// Calls that returned a device error.
+    /// Calls that returned a device fault.
     pub errors: u64,
     /// Its modelled verification rate on large batches (signatures per second), from start-up
     /// calibration and the batches since.
@@ -569,9 +569,16 @@ impl Dispatcher {
         out
     }
 
-    /// Record a failure of `slot` (with `items` to be redone elsewhere) and take it out.
+    /// Record that `slot` did not answer `items` items (the caller redoes them elsewhere). A
+    /// device fault or a wrong answer takes it out of service; work too large for it does not
+    /// (the device is healthy; it was asked too much).
     fn failed(&self, slot: &Slot, failure: Failure, items: usize) {
         add(&slot.metrics.fallback_items, items as u64);
+        if let Failure::Error(e) = &failure {
+            if !e.is_device_fault() {
+                return;
+            }
+        }
         *lock(&slot.last_failure) = Some(match &failure {
             Failure::Error(e) => e.to_string(),
             Failure::Wrong { why, .. } => why.clone(),
@@ -687,7 +694,30 @@ impl Dispatcher {
         out
     }
 
+    /// SM3 of `msgs` on `slot`'s device, except the messages longer than it takes
+    /// ([`Backend::max_message_bytes`]), which are hashed on the CPU: one long message is no
+    /// reason to move the whole share, nor to fail the device.
     fn device_sm3(&self, slot: &Slot, msgs: &[&[u8]]) -> Result<Vec<Digest>, Failure> {
+        let limit = slot.backend.max_message_bytes();
+        if msgs.iter().all(|m| m.len() <= limit) {
+            return self.device_sm3_fitting(slot, msgs, limit);
+        }
+        let (long, fitting): (Vec<&[u8]>, Vec<&[u8]>) = msgs.iter().partition(|m| m.len() > limit);
+        let mut on_device = self.device_sm3_fitting(slot, &fitting, limit)?.into_iter();
+        let mut on_cpu = self.cpu_sm3(&long).into_iter();
+        // Back in input order: each message's digest comes from where it went.
+        msgs.iter()
+            .map(|m| if m.len() > limit { on_cpu.next() } else { on_device.next() })
+            .collect::<Option<Vec<Digest>>>()
+            // Unreachable: both sides answer one digest per message (checked, or the CPU's).
+            .ok_or_else(|| Failure::Error(AccelError::Corrupt("fewer digests than messages".to_string())))
+    }
+
+    /// SM3 of `msgs`, each at most `limit` bytes, on `slot`'s device, with canaries.
+    fn device_sm3_fitting(&self, slot: &Slot, msgs: &[&[u8]], limit: usize) -> Result<Vec<Digest>, Failure> {
+        if msgs.is_empty() {
+            return Ok(Vec::new());
+        }
         let k = self.config.canaries;
         let per_call = slot.backend.info().max_batch.saturating_sub(k).max(1);
         let mut out = Vec::with_capacity(msgs.len());
@@ -699,7 +729,7 @@ impl Dispatcher {
                 let positions = canary::positions(part.len(), k, &mut rng);
                 let canaries: Vec<Vec<u8>> = (0..k)
                     .map(|_| {
-                        let len = part[rng.gen_range(0..part.len())].len().min(4096);
+                        let len = part[rng.gen_range(0..part.len())].len().min(4096).min(limit);
                         (0..len).map(|_| rng.gen()).collect()
                     })
                     .collect();

@@ -187,6 +187,9 @@ impl Backend for Shared {
     fn sm3_batch(&self, msgs: &MessageBatch) -> Result<Vec<sm3::Digest>, xinlian_accel::AccelError> {
         self.0.sm3_batch(msgs)
     }
+    fn max_message_bytes(&self) -> usize {
+        self.0.max_message_bytes()
+    }
     fn merkle_level(&self, nodes: &[sm3::Digest]) -> Result<Vec<sm3::Digest>, xinlian_accel::AccelError> {
         self.0.merkle_level(nodes)
     }

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Files: [`device`] (discovery, `--device SPEC`), [`program`] (build, binary cache, build
-//! log), [`buffers`] (device buffers kept and grown), this file (the backend and its batches).
+//! log), [`buffers`] (device buffers kept and grown), `chunks` (how a batch is cut, and the
+//! largest message a device takes), this file (the backend and its batches).
 //!
 //! Owns: every `unsafe` OpenCL call of the workspace, each with a `// SAFETY:` note.
 //! Never: decoding (items arrive prepared), verdicts from device faults (an API failure is an
@@ -44,6 +45,7 @@
 //! that transfers over PCIe overlap kernels.
 
 pub mod buffers;
+mod chunks;
 pub mod device;
 pub mod program;
 
@@ -66,6 +68,7 @@ use crate::verdict::{PreparedVerify, Verdict};
 use crate::{self_test, MessageBatch};
 
 use buffers::Lane;
+use chunks::{chunk_ranges, MAX_CHUNK_BYTES};
 pub use device::{devices, select, DeviceInfo};
 pub use program::{cache_dir, ProgramSource, CACHE_DIR_ENV};
 
@@ -77,9 +80,6 @@ const G_TABLE_WORDS: usize = 32 * 255 * 8;
 const RESULT_VALID: u8 = 0;
 const RESULT_IDENTITY: u8 = 4;
 const RESULT_MISMATCH: u8 = 5;
-/// A batch is cut into chunks of at least this many items (at most [`MAX_CHUNKS`] of them),
-/// alternating over the two lanes, so that uploads overlap kernels without drowning in launches.
-const MIN_CHUNK_ITEMS: usize = 2048;
 /// Work-group size of every launch (lowered to what a kernel allows on the device). Fixed, so
 /// that POCL, which compiles a kernel once per work-group size it sees (on first use, then from
 /// its cache), compiles each kernel once: left to the driver, the size follows the batch size, and
@@ -91,12 +91,6 @@ const WORK_GROUP: usize = 64;
 fn global_size(n: usize, local: usize) -> usize {
     n.div_ceil(local).max(1) * local
 }
-/// Chunks a batch is cut into at most (before the per-chunk size cap).
-const MAX_CHUNKS: usize = 4;
-/// Largest chunk, in items (keeps the work size in `uint` and buffers modest).
-const MAX_CHUNK_ITEMS: usize = 1 << 16;
-/// Largest SM3 chunk, in message bytes.
-const MAX_CHUNK_BYTES: usize = 32 << 20;
 
 /// What the OpenCL backend's start-up answered before the one error enum of the crate took
 /// its place: kept as a name so that callers matching `OpenClError::DeviceNotFound { .. }` still
@@ -361,13 +355,6 @@ impl OpenClBackend {
     }
 }
 
-/// The chunks a batch of `n` items is cut into, as (start, end) pairs.
-fn chunk_ranges(n: usize) -> Vec<(usize, usize)> {
-    let chunks = (n / MIN_CHUNK_ITEMS).clamp(1, MAX_CHUNKS);
-    let per = n.div_ceil(chunks).clamp(1, MAX_CHUNK_ITEMS);
-    (0..n).step_by(per).map(|s| (s, (s + per).min(n))).collect()
-}
-
 /// Commands in flight on both queues. Dropping it waits for them, so that no host slice a
 /// non-blocking copy reads or writes is freed while the device still uses it.
 struct Flight<'a> {
@@ -569,21 +556,7 @@ impl Backend for OpenClBackend {
         if ends.is_empty() {
             return Ok(Vec::new());
         }
-        // Chunks by count, then cut further so that no chunk exceeds MAX_CHUNK_BYTES (a single
-        // larger message goes alone).
-        let mut ranges = Vec::new();
-        for (start, end) in chunk_ranges(ends.len()) {
-            let mut s = start;
-            while s < end {
-                let base = if s == 0 { 0 } else { ends[s - 1] };
-                let mut e = s + 1;
-                while e < end && ends[e] - base <= MAX_CHUNK_BYTES {
-                    e += 1;
-                }
-                ranges.push((s, e));
-                s = e;
-            }
-        }
+        let ranges = chunks::sm3_ranges(ends, MAX_CHUNK_BYTES, self.max_message_bytes())?;
         let rebased: Vec<Vec<u64>> = ranges
             .iter()
             .map(|&(s, e)| {
@@ -638,6 +611,14 @@ impl Backend for OpenClBackend {
         }
         drop(guard);
         Ok(out.chunks_exact(32).map(|c| c.try_into().unwrap_or([0u8; 32])).collect())
+    }
+
+    /// The device's largest single allocation (no limit when the driver did not say).
+    fn max_message_bytes(&self) -> usize {
+        match self.device.max_alloc_bytes {
+            0 => usize::MAX,
+            bytes => usize::try_from(bytes).unwrap_or(usize::MAX),
+        }
     }
 
     fn merkle_level(&self, nodes: &[Digest]) -> Result<Vec<Digest>, AccelError> {
