@@ -54,6 +54,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use tracing::{debug, warn};
 use xinlian_kernels::merkle;
 use xinlian_kernels::sm3::{self, Digest};
 
@@ -444,12 +445,16 @@ impl Dispatcher {
                 Admission::Yes => out.push(i),
                 Admission::No => {}
                 Admission::Probe => {
-                    let passed = slot.backend.self_test().is_ok();
-                    if slot.health.probe_result(passed, Instant::now()) {
+                    let test = slot.backend.self_test();
+                    if slot.health.probe_result(test.is_ok(), Instant::now()) {
                         add(&slot.metrics.readmissions, 1);
+                        let after = lock(&slot.last_failure).clone().unwrap_or_default();
+                        warn!(backend = %slot.name, after = %after, "device back in service: its self-test passed");
                         out.push(i);
                     } else {
                         add(&slot.metrics.self_test_failures, 1);
+                        let error = test.err().map(|e| e.to_string()).unwrap_or_default();
+                        debug!(backend = %slot.name, %error, "self-test failed: the device stays out");
                     }
                 }
             }
@@ -574,15 +579,16 @@ impl Dispatcher {
     /// (the device is healthy; it was asked too much).
     fn failed(&self, slot: &Slot, failure: Failure, items: usize) {
         add(&slot.metrics.fallback_items, items as u64);
-        if let Failure::Error(e) = &failure {
-            if !e.is_device_fault() {
+        let why = match &failure {
+            Failure::Error(e) if !e.is_device_fault() => {
+                debug!(backend = %slot.name, items, error = %e, "not a device fault: redone elsewhere, still in service");
                 return;
             }
-        }
-        *lock(&slot.last_failure) = Some(match &failure {
             Failure::Error(e) => e.to_string(),
             Failure::Wrong { why, .. } => why.clone(),
-        });
+        };
+        debug!(backend = %slot.name, items, reason = %why, "device share redone elsewhere");
+        *lock(&slot.last_failure) = Some(why.clone());
         let reason = match failure {
             Failure::Error(_) => {
                 add(&slot.metrics.errors, 1);
@@ -598,7 +604,13 @@ impl Dispatcher {
                 OutReason::WrongAnswer
             }
         };
-        slot.health.fail(reason, Instant::now());
+        if slot.health.fail(reason, Instant::now()) {
+            let what = match reason {
+                OutReason::Error => "device fault",
+                OutReason::WrongAnswer => "wrong answer, quarantined",
+            };
+            warn!(backend = %slot.name, reason = %why, "{what}: device out of service until its self-test passes");
+        }
     }
 
     fn record(&self, slot: &Slot, work: Work, items: usize, sent: usize, took: Duration) {
@@ -615,7 +627,10 @@ impl Dispatcher {
         let out = match slot.backend.verify_batch(items) {
             Ok(v) if v.len() == items.len() => v,
             // The CPU backend does not fail; if a custom one does, the kernels answer directly.
-            _ => verify_run(items),
+            _ => {
+                debug!(backend = %slot.name, items = items.len(), "CPU backend failed; the kernels answer directly");
+                verify_run(items)
+            }
         };
         self.record(slot, Work::Verify, items.len(), items.len(), t0.elapsed());
         out
@@ -688,7 +703,10 @@ impl Dispatcher {
         let t0 = Instant::now();
         let out = match slot.backend.sm3_batch(&batch) {
             Ok(d) if d.len() == msgs.len() => d,
-            _ => sm3::digest_batch(msgs),
+            _ => {
+                debug!(backend = %slot.name, messages = msgs.len(), "CPU backend failed; the kernels answer directly");
+                sm3::digest_batch(msgs)
+            }
         };
         self.record(slot, Work::Sm3, msgs.len(), msgs.len(), t0.elapsed());
         out
@@ -703,6 +721,7 @@ impl Dispatcher {
             return self.device_sm3_fitting(slot, msgs, limit);
         }
         let (long, fitting): (Vec<&[u8]>, Vec<&[u8]>) = msgs.iter().partition(|m| m.len() > limit);
+        debug!(backend = %slot.name, messages = long.len(), limit, "messages longer than the device takes: hashed on the CPU");
         let mut on_device = self.device_sm3_fitting(slot, &fitting, limit)?.into_iter();
         let mut on_cpu = self.cpu_sm3(&long).into_iter();
         // Back in input order: each message's digest comes from where it went.
@@ -773,7 +792,10 @@ impl Dispatcher {
         let want = nodes.len().div_ceil(2);
         let out = match slot.backend.merkle_level(nodes) {
             Ok(l) if l.len() == want => l,
-            _ => merkle::parent_level(nodes),
+            _ => {
+                debug!(backend = %slot.name, nodes = nodes.len(), "CPU backend failed; the kernels answer directly");
+                merkle::parent_level(nodes)
+            }
         };
         self.record(slot, Work::Merkle, nodes.len(), nodes.len(), t0.elapsed());
         out

@@ -81,7 +81,7 @@ fn mixed(n: usize, salt: u64) -> Vec<PreparedVerify> {
 }
 
 /// `n` valid signatures by 16 signers.
-fn valid(n: usize, salt: u64) -> Vec<PreparedVerify> {
+pub(crate) fn valid(n: usize, salt: u64) -> Vec<PreparedVerify> {
     let (mut rng, _) = rng(salt);
     let keys: Vec<Keypair> = (0..16).map(|_| Keypair::random(&mut rng)).collect();
     (0..n)

@@ -5,5 +5,6 @@ mod card;
 mod config;
 mod conformance;
 mod dispatch;
+mod logs;
 mod opencl;
 mod skip;

@@ -78,6 +78,7 @@ impl CardBackend {
             max_batch: usize::MAX,
             parallelism: id.sm2_engines as usize,
         };
+        tracing::info!(backend = "card", device = %info.device, "card opened");
         Ok(CardBackend { info, path, driver })
     }
 

@@ -299,6 +299,14 @@ impl OpenClBackend {
             queues[0].finish().map_err(api("clFinish"))?;
         }
         let first_launch_seconds = launch_start.elapsed().as_secs_f64();
+        let total_seconds = start.elapsed().as_secs_f64();
+        tracing::info!(
+            backend = "opencl",
+            device = %device.label(),
+            program = ?source,
+            seconds = total_seconds,
+            "OpenCL device started"
+        );
 
         let info = BackendInfo {
             name: "opencl".to_string(),
@@ -322,7 +330,7 @@ impl OpenClBackend {
                 program_seconds,
                 table_seconds,
                 first_launch_seconds,
-                total_seconds: start.elapsed().as_secs_f64(),
+                total_seconds,
             },
             state: Mutex::new(State { queues, lanes, sm3, merkle, verify, local, g_table, last: None, context }),
         })
