@@ -1,6 +1,6 @@
 //! Counters per backend, and their Prometheus text rendering.
 //!
-//! Owns: [`BackendMetrics`] (lock-free counters and two histograms: the time of each backend
+//! Owns: `BackendMetrics` (lock-free counters and two histograms: the time of each backend
 //! call and the items in it), [`MetricsSnapshot`], and [`render_prometheus`] (text exposition
 //! format 0.0.4, one `backend` label). Items per second is `rate(xinlian_accel_items_total)`.
 //! Never: decisions (routing and health read the cost model and health, not these).

@@ -24,7 +24,9 @@
 //! Owns: routing, fallback, result checking, per-backend health and metrics; the async API
 //! and coalescing of small requests live in [`batcher`].
 //! Never: turns a device fault into a verdict, answers an item twice or not at all, decodes
-//! input (items arrive prepared), or re-admits a backend without a passing self-test.
+//! input (items arrive prepared), re-admits a backend without a passing self-test, or takes
+//! a device out for work too large for it (an error that is not
+//! [`AccelError::is_device_fault`]: the work runs elsewhere, the device stays in).
 //!
 //! Checking device answers. A device may flip a verdict silently (the card simulator's
 //! `corrupt` fault flips one result of a descriptor). Three checks, all on by default:

@@ -369,7 +369,7 @@ fn a_large_batch_is_split_across_the_card_opencl_and_the_cpu() {
     let served = serve("corrupt=0.03,drop=0.01,hang=0.01", 16);
     let card: Arc<dyn Backend> = served.backend.clone();
     let mut backends = vec![card];
-    // OpenCL when a device is found (POCL in CI); skipped with a line otherwise.
+    // OpenCL when a device is found (POCL in CI); a `SKIPPED` line otherwise.
     let opencl = crate::opencl::conformance_backend().map(Arc::<dyn Backend>::from);
     let opencl_name = opencl.as_ref().map(|b| b.info().name.clone());
     backends.extend(opencl);

@@ -1,6 +1,6 @@
 //! Precomputed tables of odd multiples, for the base point G and for hot public keys.
 //!
-//! Owns: [`SplitTable`] (the layout and how it is built), the process-wide table for G, and
+//! Owns: `SplitTable` (the layout and how it is built), the process-wide table for G, and
 //! [`PublicKeyTable`] (a per-key table the accel layer caches for signers seen often).
 //! Never: secret scalars (lookups index by public wNAF digits, in variable time).
 //!

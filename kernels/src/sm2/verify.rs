@@ -268,7 +268,7 @@ const G_LEN: usize = 256 / G_CHUNKS + 1;
 const K_LEN: usize = 256 / KEY_CHUNKS + 1;
 const COLD_ODD: usize = 1 << (COLD_KEY_WIDTH - 2);
 
-/// B6: (x1', y1') = [s']G + [t]P_A for up to LANES verifications side by side, with one
+/// B6: `(x1', y1') = [s']G + [t]P_A` for up to LANES verifications side by side, with one
 /// doubling chain per lane (Straus/Shamir): G from its split table, P from its split table
 /// (hot) or from 8 odd multiples built here (cold).
 #[inline(never)]

@@ -13,7 +13,8 @@
 //! log), [`buffers`] (device buffers kept and grown), `chunks` (how a batch is cut, and the
 //! largest message a device takes), this file (the backend and its batches).
 //!
-//! Owns: every `unsafe` OpenCL call of the workspace, each with a `// SAFETY:` note.
+//! Owns: the backend, its start-up and its batches. Every `unsafe` OpenCL call of the
+//! workspace is in this folder (here, `buffers` and `program`), each with a `// SAFETY:` note.
 //! Never: decoding (items arrive prepared), verdicts from device faults (an API failure is an
 //! [`AccelError::DeviceLost`], an impossible result byte [`AccelError::Corrupt`]).
 //!

@@ -3,7 +3,8 @@
 //! Owns: the build options, the cache key (SM3 of the device's identity, the driver version,
 //! the options and the whole source), reading and writing cached binaries
 //! (`clGetProgramInfo(CL_PROGRAM_BINARIES)` / `clCreateProgramWithBinary`), and the build log
-//! in the error when the source does not compile. Never: running kernels.
+//! in the error when the source does not compile ([`AccelError::Build`], a start-up error,
+//! never a lost device). Never: running kernels.
 //!
 //! Cache folder: `$XINLIAN_CACHE_DIR`, else `$XDG_CACHE_HOME/xinlian`, else
 //! `$HOME/.cache/xinlian`; files `opencl-<key>.bin`. A cache that cannot be read or written
