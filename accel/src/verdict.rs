@@ -104,98 +104,14 @@ pub fn prepare(req: &VerifyRequest<'_>, cache: Option<&KeyCache>) -> Result<Prep
     Ok(PreparedVerify { key, table, e, r, s })
 }
 
-/// A signature as DER or raw r ‖ s. DER is tried first when the bytes start with a SEQUENCE
-/// tag and parse completely; otherwise exactly 64 bytes are raw r ‖ s. DER must be strict
-/// (minimal lengths and integers, nothing trailing): OpenSSL and every SM2 library emit that.
+/// A signature as DER or raw r ‖ s (`xinlian_kernels::sm2::signature`, the one decoder the
+/// chain's JSON codec shares): malformed bytes are `Malformed`, a DER integer too large for 32
+/// bytes is `Invalid` (step B1/B2).
 pub fn decode_signature(sig: &[u8]) -> Result<([u8; 32], [u8; 32]), Verdict> {
-    let der = if sig.first() == Some(&0x30) {
-        match decode_der(sig) {
-            Ok(rs) => return rs,
-            Err(e) => e,
-        }
-    } else {
-        "signature: does not start with a DER SEQUENCE (0x30)".to_string()
-    };
-    if sig.len() == 64 {
-        let mut r = [0u8; 32];
-        let mut s = [0u8; 32];
-        r.copy_from_slice(&sig[..32]);
-        s.copy_from_slice(&sig[32..]);
-        return Ok((r, s));
-    }
-    if sig.first() == Some(&0x30) {
-        Err(Verdict::Malformed(der))
-    } else {
-        Err(Verdict::Malformed(format!("signature: {} bytes is neither raw r‖s (64 bytes) nor DER", sig.len())))
-    }
-}
-
-/// Outer `Err`: not DER (with why). Inner result: DER whose integers do not fit 32 bytes is
-/// a well-formed but out-of-range signature (Invalid, step B1/B2).
-type DerResult = Result<([u8; 32], [u8; 32]), Verdict>;
-
-fn decode_der(sig: &[u8]) -> Result<DerResult, String> {
-    let (body, rest) = der_tlv(sig, 0x30, "SEQUENCE")?;
-    if !rest.is_empty() {
-        return Err(format!("signature: {} bytes trailing after the DER SEQUENCE", rest.len()));
-    }
-    let (r, body) = der_tlv(body, 0x02, "INTEGER r")?;
-    let (s, body) = der_tlv(body, 0x02, "INTEGER s")?;
-    if !body.is_empty() {
-        return Err("signature: unexpected data after s inside the DER SEQUENCE".to_string());
-    }
-    let r = der_unsigned(r, "r")?;
-    let s = der_unsigned(s, "s")?;
-    Ok(match (r, s) {
-        (Some(r), Some(s)) => Ok((r, s)),
-        (None, _) => Err(Verdict::Invalid(Rejection::ROutOfRange)),
-        (_, None) => Err(Verdict::Invalid(Rejection::SOutOfRange)),
+    sm2::signature::decode(sig).map_err(|e| match e {
+        sm2::signature::SignatureError::Malformed(why) => Verdict::Malformed(why),
+        sm2::signature::SignatureError::OutOfRange(r) => Verdict::Invalid(r),
     })
-}
-
-/// One DER TLV with the expected tag; returns (contents, remainder).
-fn der_tlv<'a>(input: &'a [u8], tag: u8, what: &str) -> Result<(&'a [u8], &'a [u8]), String> {
-    let truncated = || format!("signature: DER {what} is truncated");
-    let (&t, input) = input.split_first().ok_or_else(truncated)?;
-    if t != tag {
-        return Err(format!("signature: expected DER {what} (tag 0x{tag:02x}), found tag 0x{t:02x}"));
-    }
-    let (&len0, input) = input.split_first().ok_or_else(truncated)?;
-    let (len, input) = match len0 {
-        0..=0x7F => (usize::from(len0), input),
-        0x81 => {
-            let (&l, input) = input.split_first().ok_or_else(truncated)?;
-            if l < 0x80 {
-                return Err(format!("signature: DER {what} length is not minimally encoded"));
-            }
-            (usize::from(l), input)
-        }
-        _ => return Err(format!("signature: DER {what} length form 0x{len0:02x} is not allowed here")),
-    };
-    if input.len() < len {
-        return Err(truncated());
-    }
-    Ok(input.split_at(len))
-}
-
-/// A DER INTEGER's contents as a non-negative 32-byte value. `Ok(None)`: well-formed but too
-/// large for 32 bytes (so certainly not below n).
-fn der_unsigned(bytes: &[u8], name: &str) -> Result<Option<[u8; 32]>, String> {
-    match bytes {
-        [] => return Err(format!("signature: DER INTEGER {name} is empty")),
-        [first, ..] if first & 0x80 != 0 => return Err(format!("signature: DER INTEGER {name} is negative")),
-        [0, second, ..] if second & 0x80 == 0 => {
-            return Err(format!("signature: DER INTEGER {name} has a non-minimal leading zero"))
-        }
-        _ => {}
-    }
-    let digits = if bytes[0] == 0 && bytes.len() > 1 { &bytes[1..] } else { bytes };
-    if digits.len() > 32 {
-        return Ok(None);
-    }
-    let mut out = [0u8; 32];
-    out[32 - digits.len()..].copy_from_slice(digits);
-    Ok(Some(out))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod ifma;
 pub mod path;
 pub mod point;
 pub mod scalar;
+pub mod signature;
 pub mod table;
 pub mod verify;
 
