@@ -10,7 +10,7 @@ count=${1:-20000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cargo build --release -q -p xinlian-node -p xinlian-benches --example verify_input
+cargo build --release -q -p xinlian -p xinlian-benches --example verify_input
 gen=target/release/examples/verify_input
 "$gen" gen cold "$count" > "$work/cold.jsonl"
 "$gen" gen hot "$count" > "$work/hot.jsonl"

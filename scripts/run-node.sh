@@ -10,5 +10,5 @@ if ! command -v cargo >/dev/null 2>&1 && [ -x "$cargo_bin/cargo" ]; then
     export PATH="$cargo_bin:$PATH" # rustup's cargo, for shells without ~/.cargo/env
 fi
 
-cargo build --release -p xinlian-node
+cargo build --release -p xinlian
 exec "${CARGO_TARGET_DIR:-target}/release/xinlian" run "$@"

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 # Debian packages xinlian needs:
-#   openssl     the OpenSSL command line: the interop tests sign with it (node/tests/cli.rs)
+#   openssl     the OpenSSL command line: the interop tests sign with it (cli/tests/cli.rs)
 #   pkg-config  lets -sys crates find system libraries
 #   pocl-opencl-icd      POCL, the CPU OpenCL device the OpenCL backend's tests run on (and the
 #                        ICD loader libOpenCL.so.1, loaded at run time by the opencl3 crate)

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use xinlian_accel::config::AccelConfig;
 
 use crate::error::NodeError;
-use crate::types::{canonical_key, check_chain_id};
+use xinlian_chain::types::{canonical_key, check_chain_id};
 
 /// The whole file.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -41,11 +41,20 @@ pub struct NodeSection {
     pub data_dir: PathBuf,
     /// The node's signing key (PKCS#8 PEM), relative to `data_dir`; made on first start.
     pub key_file: PathBuf,
+    /// The chain's genesis file, relative to `data_dir`. Every node of a chain has the same
+    /// one; when it is missing, the first start makes a one-validator genesis from
+    /// `[genesis]` with this node's key.
+    pub genesis_file: PathBuf,
 }
 
 impl Default for NodeSection {
     fn default() -> NodeSection {
-        NodeSection { chain_id: "xinlian-dev".into(), data_dir: "xinlian-data".into(), key_file: "node.pem".into() }
+        NodeSection {
+            chain_id: "xinlian-dev".into(),
+            data_dir: "xinlian-data".into(),
+            key_file: "node.pem".into(),
+            genesis_file: "genesis.toml".into(),
+        }
     }
 }
 
@@ -91,15 +100,19 @@ pub struct BlockSection {
     pub interval_ms: u64,
     /// ... or as soon as this many transactions wait.
     pub max_txs: usize,
+    /// A peer's block whose timestamp is further ahead of this node's clock than this, in
+    /// milliseconds, is refused.
+    pub max_future_ms: u64,
 }
 
 impl Default for BlockSection {
     fn default() -> BlockSection {
-        BlockSection { interval_ms: 200, max_txs: 5_000 }
+        BlockSection { interval_ms: 200, max_txs: 5_000, max_future_ms: 5_000 }
     }
 }
 
-/// `[genesis]`: the state before block 1. Only read when the data directory is empty.
+/// `[genesis]`: what a first start puts in the genesis file it makes when there is none
+/// (`node.genesis_file`). Ignored once the genesis file exists.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GenesisSection {
@@ -136,6 +149,9 @@ chain_id = "xinlian-dev"
 data_dir = "xinlian-data"
 # The node's signing key (PKCS#8 PEM), relative to data_dir; made on first start.
 key_file = "node.pem"
+# The chain's genesis file, relative to data_dir: every node of the chain has the same one.
+# When missing, the first start makes a one-validator genesis from [genesis] below.
+genesis_file = "genesis.toml"
 
 [rpc]
 # The HTTP API.
@@ -156,9 +172,12 @@ remember_rejected = 100000
 interval_ms = 200
 # ... or as soon as this many transactions wait.
 max_txs = 5000
+# A peer's block stamped further ahead of this node's clock than this is refused.
+max_future_ms = 5000
 
 [genesis]
-# Read only when the data directory is new. The node's own key starts with this balance.
+# Used only when the genesis file is missing (first start): the genesis made then funds the
+# node's own key with this balance.
 node_balance = 1000000000000
 # More funded accounts:
 # [[genesis.accounts]]
@@ -173,7 +192,7 @@ node_balance = 1000000000000
 impl Config {
     /// Parse a TOML document; the error names the key that is wrong.
     pub fn from_toml(text: &str) -> Result<Config, NodeError> {
-        let config: Config = toml::from_str(text).map_err(|e| NodeError::Config(e.to_string()))?;
+        let config: Config = toml::from_str(text).map_err(|e| NodeError::config("config file", e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
@@ -182,12 +201,17 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<Config, NodeError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| NodeError::Io { path: path.display().to_string(), source })?;
-        Config::from_toml(&text).map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))
+        Config::from_toml(&text).map_err(|e| match e {
+            NodeError::Config { key, reason } => {
+                NodeError::config(key.replace("config file", &path.display().to_string()), reason)
+            }
+            other => other,
+        })
     }
 
     /// Values the types cannot express.
     pub fn validate(&self) -> Result<(), NodeError> {
-        check_chain_id(&self.node.chain_id).map_err(|e| NodeError::Config(format!("node.{e}")))?;
+        check_chain_id(&self.node.chain_id).map_err(|e| NodeError::config("node.chain_id", e.to_string()))?;
         self.listen_addr()?;
         let positive = [
             ("rpc.max_body_bytes", self.rpc.max_body_bytes),
@@ -197,28 +221,30 @@ impl Config {
         ];
         for (name, v) in positive {
             if v == 0 {
-                return Err(NodeError::Config(format!("{name} must be at least 1")));
+                return Err(NodeError::config(name, "must be at least 1"));
             }
         }
         if self.block.interval_ms == 0 || self.block.interval_ms > 600_000 {
-            return Err(NodeError::Config(format!(
-                "block.interval_ms = {}: must be 1 to 600000",
-                self.block.interval_ms
-            )));
+            return Err(NodeError::config(
+                "block.interval_ms",
+                format!("{}: must be 1 to 600000", self.block.interval_ms),
+            ));
         }
         if u32::try_from(self.block.max_txs).is_err() {
-            return Err(NodeError::Config("block.max_txs must fit in 32 bits".into()));
+            return Err(NodeError::config("block.max_txs", "must fit in 32 bits"));
         }
         for (i, a) in self.genesis.accounts.iter().enumerate() {
-            let bytes = hex::decode(&a.pubkey)
-                .map_err(|e| NodeError::Config(format!("genesis.accounts[{i}].pubkey: not hex ({e})")))?;
-            canonical_key(&bytes, &format!("genesis.accounts[{i}].pubkey"))
-                .map_err(|e| NodeError::Config(e.to_string()))?;
+            let key = format!("genesis.accounts[{i}].pubkey");
+            let bytes = hex::decode(&a.pubkey).map_err(|e| NodeError::config(&key, format!("not hex ({e})")))?;
+            canonical_key(&bytes, "public key").map_err(|e| NodeError::config(&key, e.to_string()))?;
         }
         self.accel.validate().map_err(|e| match e {
             // Its message starts with the field's name: name it as the file does.
-            xinlian_accel::AccelError::Config(msg) => NodeError::Config(format!("accel.{msg}")),
-            other => NodeError::Config(other.to_string()),
+            xinlian_accel::AccelError::Config(msg) => {
+                let (field, rest) = msg.split_once([' ', ':']).unwrap_or((msg.as_str(), ""));
+                NodeError::config(format!("accel.{field}"), rest.trim_start_matches(['=', ':', ' ']))
+            }
+            other => NodeError::config("accel", other.to_string()),
         })?;
         Ok(())
     }
@@ -228,12 +254,17 @@ impl Config {
         self.rpc
             .listen
             .parse()
-            .map_err(|e| NodeError::Config(format!("rpc.listen = {:?}: not an address:port ({e})", self.rpc.listen)))
+            .map_err(|e| NodeError::config("rpc.listen", format!("{:?}: not an address:port ({e})", self.rpc.listen)))
     }
 
     /// The node key's path.
     pub fn key_path(&self) -> PathBuf {
         self.node.data_dir.join(&self.node.key_file)
+    }
+
+    /// The genesis file's path.
+    pub fn genesis_path(&self) -> PathBuf {
+        self.node.data_dir.join(&self.node.genesis_file)
     }
 }
 

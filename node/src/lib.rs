@@ -1,27 +1,33 @@
-//! The xinlian chain node: signed transactions, a mempool with accelerated admission,
-//! blocks with SM3 Merkle tx roots, RocksDB storage, and an HTTP API.
+//! The running xinlian node: admission through the accel dispatcher, a mempool, the block
+//! path a consensus driver calls (propose / validate / commit), RocksDB storage, and an
+//! HTTP API.
 //!
 //! ```text
-//!  client ──HTTP/JSON──> rpc ──decode──> node::submit ──batch──> accel dispatcher
+//!  client ──HTTP/JSON──> rpc ──decode──> admission ──batch──> accel dispatcher
 //!                                          │ (dedupe, replay, Z cache)   │ verdicts
 //!                                          v                             │
 //!                                       mempool <────────────────────────┘
 //!                                          │
-//!            node::produce_blocks ──> tx root (accel) ──> execute ──> sign ──> ordering ──> store (RocksDB)
+//!  consensus driver ──propose(h)──> producer: tx root (accel) ──> execute ──> sign
+//!                   ──validate(b)─> producer: xinlian_chain::check with accel as verifier
+//!                   ──commit(b,c)─> store (RocksDB, one synced batch) ──> mempool drops ids
 //! ```
 //!
-//! The node only ever sees accel's async API; it names a backend only in config.
+//! The node only ever sees accel's async API; it names a backend only in config. It is
+//! assembled by [`NodeBuilder`] and driven by a `xinlian_consensus::Driver`.
 
-pub mod chain;
+pub mod admission;
+pub mod builder;
 pub mod config;
 pub mod error;
-pub mod keys;
 pub mod mempool;
+pub mod metrics;
 pub mod node;
-pub mod ordering;
+pub mod producer;
 pub mod rpc;
 pub mod server;
 pub mod store;
-pub mod types;
 
+pub use builder::NodeBuilder;
 pub use error::NodeError;
+pub use node::Node;

@@ -5,15 +5,15 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::types::{Hash, Transaction};
+use xinlian_chain::{Hash, Transaction};
 
-/// Verified transactions in arrival order. Only the block producer removes them, from the
-/// front, after their block is committed, so a transaction is never out of both the pool and
-/// the database.
+/// Verified transactions in arrival order. They leave only when a block holding them is
+/// committed ([`Mempool::remove_committed`], by id: the block may have come from another
+/// node), so a transaction is never out of both the pool and the database.
 #[derive(Debug)]
 pub struct Mempool {
     queue: VecDeque<(Hash, Arc<Transaction>)>,
-    ids: HashSet<Hash>,
+    ids: HashMap<Hash, Arc<Transaction>>,
     capacity: usize,
     oldest_since: Option<Instant>,
 }
@@ -25,7 +25,7 @@ pub struct Full;
 impl Mempool {
     /// An empty pool holding at most `capacity` transactions.
     pub fn new(capacity: usize) -> Mempool {
-        Mempool { queue: VecDeque::new(), ids: HashSet::new(), capacity: capacity.max(1), oldest_since: None }
+        Mempool { queue: VecDeque::new(), ids: HashMap::new(), capacity: capacity.max(1), oldest_since: None }
     }
 
     /// Transactions waiting.
@@ -45,12 +45,17 @@ impl Mempool {
 
     /// Whether `id` waits here.
     pub fn contains(&self, id: &Hash) -> bool {
-        self.ids.contains(id)
+        self.ids.contains_key(id)
+    }
+
+    /// The transaction admitted under `id`, if it waits here.
+    pub fn get(&self, id: &Hash) -> Option<&Arc<Transaction>> {
+        self.ids.get(id)
     }
 
     /// Add a verified transaction. `Ok(false)` when it is already here.
     pub fn insert(&mut self, id: Hash, tx: Arc<Transaction>) -> Result<bool, Full> {
-        if self.ids.contains(&id) {
+        if self.ids.contains_key(&id) {
             return Ok(false);
         }
         if self.queue.len() >= self.capacity {
@@ -59,7 +64,7 @@ impl Mempool {
         if self.queue.is_empty() {
             self.oldest_since = Some(Instant::now());
         }
-        self.ids.insert(id);
+        self.ids.insert(id, Arc::clone(&tx));
         self.queue.push_back((id, tx));
         Ok(true)
     }
@@ -74,15 +79,22 @@ impl Mempool {
         self.queue.iter().take(n).cloned().collect()
     }
 
-    /// Drop the first `n` (after their block is committed).
-    pub fn remove_front(&mut self, n: usize) {
-        for _ in 0..n {
-            if let Some((id, _)) = self.queue.pop_front() {
-                self.ids.remove(&id);
+    /// Drop the transactions of a committed block, wherever they are in the queue; ids that
+    /// are not here (admitted elsewhere) are ignored. Returns how many left.
+    pub fn remove_committed(&mut self, committed: &[Hash]) -> usize {
+        let before = self.queue.len();
+        let mut gone: HashSet<Hash> = HashSet::with_capacity(committed.len());
+        for id in committed {
+            if self.ids.remove(id).is_some() {
+                gone.insert(*id);
             }
         }
-        // What is left has waited since now, as far as the next block's deadline goes.
-        self.oldest_since = if self.queue.is_empty() { None } else { Some(Instant::now()) };
+        if !gone.is_empty() {
+            self.queue.retain(|(id, _)| !gone.contains(id));
+            // What is left has waited since now, as far as the next block's deadline goes.
+            self.oldest_since = if self.queue.is_empty() { None } else { Some(Instant::now()) };
+        }
+        before - self.queue.len()
     }
 }
 
@@ -124,7 +136,7 @@ impl RejectedLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Payload;
+    use xinlian_chain::Payload;
 
     fn tx(n: u64) -> (Hash, Arc<Transaction>) {
         let t = Transaction {
@@ -148,10 +160,26 @@ mod tests {
         assert_eq!(pool.insert(b, tb), Ok(true));
         assert_eq!(pool.insert(c, tc.clone()), Err(Full));
         assert_eq!(pool.front(5).iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![a, b]);
-        pool.remove_front(1);
+        assert_eq!(pool.remove_committed(&[a]), 1);
         assert!(!pool.contains(&a) && pool.contains(&b));
         assert_eq!(pool.insert(c, tc), Ok(true));
         assert_eq!(pool.len(), 2);
+    }
+
+    #[test]
+    fn a_block_from_elsewhere_removes_by_id_not_by_position() {
+        let mut pool = Mempool::new(10);
+        let txs: Vec<_> = (1..=5).map(tx).collect();
+        for (id, t) in &txs {
+            pool.insert(*id, Arc::clone(t)).unwrap();
+        }
+        // Another node's block holds the 2nd and 4th, and one this pool never saw.
+        let (unseen, _) = tx(99);
+        assert_eq!(pool.remove_committed(&[txs[3].0, unseen, txs[1].0]), 2);
+        let left: Vec<Hash> = pool.front(10).iter().map(|(id, _)| *id).collect();
+        assert_eq!(left, vec![txs[0].0, txs[2].0, txs[4].0]);
+        assert!(pool.get(&txs[1].0).is_none() && pool.get(&txs[2].0).is_some());
+        assert_eq!(pool.remove_committed(&[]), 0);
     }
 
     #[test]

@@ -16,8 +16,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::node::{Node, RefusalKind, TxStatus};
-use crate::types::{canonical_key, BlockJson, Hash, TxJson};
+use xinlian_chain::json::{BlockJson, TxJson};
+use xinlian_chain::types::canonical_key;
+use xinlian_chain::Hash;
+
+use crate::admission::RefusalKind;
+use crate::node::{Node, TxStatus};
 
 /// The routes over a node.
 pub fn router(node: Arc<Node>) -> Router {
@@ -51,7 +55,9 @@ fn status_of(kind: RefusalKind) -> StatusCode {
     match kind {
         RefusalKind::Malformed | RefusalKind::WrongChain | RefusalKind::BadSignature => StatusCode::BAD_REQUEST,
         RefusalKind::Duplicate | RefusalKind::Replay => StatusCode::CONFLICT,
-        RefusalKind::MempoolFull | RefusalKind::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        RefusalKind::MempoolFull | RefusalKind::ShuttingDown | RefusalKind::Unavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
     }
 }
 
@@ -75,7 +81,7 @@ async fn post_tx_inner(node: &Arc<Node>, body: &[u8]) -> Response {
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
-            node.count_refusal(RefusalKind::Malformed);
+            node.metrics().count_refusal(RefusalKind::Malformed);
             return error(StatusCode::BAD_REQUEST, format!("body is not JSON: {e}"));
         }
     };
@@ -83,7 +89,7 @@ async fn post_tx_inner(node: &Arc<Node>, body: &[u8]) -> Response {
         Value::Array(items) => (items, false),
         v @ Value::Object(_) => (vec![v], true),
         _ => {
-            node.count_refusal(RefusalKind::Malformed);
+            node.metrics().count_refusal(RefusalKind::Malformed);
             return error(StatusCode::BAD_REQUEST, "body must be a transaction object or an array of them");
         }
     };
@@ -111,7 +117,7 @@ async fn post_tx_inner(node: &Arc<Node>, body: &[u8]) -> Response {
                 decoded.push(tx);
             }
             Err(reason) => {
-                node.count_refusal(RefusalKind::Malformed);
+                node.metrics().count_refusal(RefusalKind::Malformed);
                 answers[i] = Some(json!({ "error": reason, "kind": RefusalKind::Malformed }));
             }
         }
@@ -129,10 +135,18 @@ async fn post_tx_inner(node: &Arc<Node>, body: &[u8]) -> Response {
             }
         });
     }
-    let answers: Vec<Value> = answers.into_iter().map(|a| a.unwrap_or(Value::Null)).collect();
+    // Admission answers every transaction it is given; a slot left empty would be a bug, and
+    // still gets an error naming it rather than a bare null.
+    let answers: Vec<Value> = answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| json!({ "error": "no answer from admission", "kind": RefusalKind::Unavailable })))
+        .collect();
     let accepted = answers.iter().filter(|a| a.get("status").is_some()).count();
     if single {
         let answer = answers.into_iter().next().unwrap_or(Value::Null);
+        if answer.get("kind") == Some(&json!(RefusalKind::Unavailable)) {
+            single_code = StatusCode::SERVICE_UNAVAILABLE;
+        }
         let code = if accepted == 1 { StatusCode::ACCEPTED } else { single_code };
         return (code, Json(answer)).into_response();
     }
@@ -197,8 +211,21 @@ async fn get_block(State(node): State<Arc<Node>>, Path(which): Path<String>) -> 
         }
     };
     let n = Arc::clone(&node);
-    match tokio::task::spawn_blocking(move || n.store().block(height)).await {
-        Ok(Ok(Some(b))) => Json(BlockJson::from_block(&b)).into_response(),
+    let found = tokio::task::spawn_blocking(move || -> Result<_, crate::NodeError> {
+        Ok(match n.store().block(height)? {
+            Some(b) => Some((b, n.store().certificate(height)?)),
+            None => None,
+        })
+    })
+    .await;
+    match found {
+        Ok(Ok(Some((b, cert)))) => {
+            let mut body = serde_json::to_value(BlockJson::from_block(&b)).unwrap_or(Value::Null);
+            if let Value::Object(fields) = &mut body {
+                fields.insert("certificate".into(), json!(cert.map(|c| c.to_json())));
+            }
+            Json(body).into_response()
+        }
         Ok(Ok(None)) => {
             error(StatusCode::NOT_FOUND, format!("no block at height {height} (the latest is {})", node.head().height))
         }
@@ -262,13 +289,14 @@ async fn get_status(State(node): State<Arc<Node>>) -> Response {
     let head = node.head();
     let (txs, capacity) = node.mempool_len();
     Json(json!({
-        "chain_id": node.config().node.chain_id,
+        "chain_id": node.chain_id(),
         "height": head.height,
         "head_hash": hex::encode(head.hash),
         "state_root": hex::encode(head.state_root),
         "timestamp_ms": head.timestamp_ms,
         "node_key": hex::encode(node.public_key()),
         "ordering": node.ordering_name(),
+        "validators": node.validators().iter().map(hex::encode).collect::<Vec<_>>(),
         "mempool": { "txs": txs, "capacity": capacity },
         "uptime_s": node.uptime().as_secs(),
         "accel": { "backends": node.backends(), "warnings": node.accel().warnings() },

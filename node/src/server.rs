@@ -4,33 +4,39 @@
 
 use std::sync::Arc;
 
+use crate::builder::NodeBuilder;
 use crate::config::Config;
 use crate::error::NodeError;
-use crate::node::Node;
 
 /// Run a node until a signal or a fatal error.
 pub async fn run(config: Config) -> Result<(), NodeError> {
     let addr = config.listen_addr()?;
-    let node = Node::open(config)?;
+    let node = NodeBuilder::new(config).build()?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AddrInUse { " (is another node running?)" } else { "" };
-        NodeError::Config(format!("rpc.listen = {addr}: {e}{hint}"))
+        NodeError::config("rpc.listen", format!("{addr}: {e}{hint}"))
     })?;
     let local = listener.local_addr().map_err(|source| NodeError::Io { path: addr.to_string(), source })?;
     let head = node.head();
-    let backends: Vec<String> = node.backends().iter().map(|b| b.name.clone()).collect();
-    eprintln!(
-        "xinlian: chain {} at height {} ({}), data in {}, node key {}",
-        node.config().node.chain_id,
-        head.height,
-        hex::encode(&head.hash[..8]),
-        node.config().node.data_dir.display(),
-        hex::encode(node.public_key()),
+    let genesis_hash = node.store().block(0)?.map(|b| hex::encode(&b.hash()[..8])).unwrap_or_default();
+    for b in node.backends() {
+        tracing::info!(backend = %b.name, device = %b.device, "accel backend");
+    }
+    tracing::info!(
+        chain = %node.chain_id(),
+        genesis = %genesis_hash,
+        height = head.height,
+        head = %hex::encode(&head.hash[..8]),
+        data = %node.config().node.data_dir.display(),
+        node_key = %hex::encode(node.public_key()),
+        validators = node.validators().len(),
+        consensus = node.ordering_name(),
+        "node started"
     );
-    eprintln!("xinlian: accel backends: {}", backends.join(", "));
-    eprintln!("xinlian: HTTP API on http://{local}");
+    tracing::info!("HTTP API on http://{local}");
 
-    let mut producer = tokio::spawn(Arc::clone(&node).produce_blocks());
+    let consensus_node = Arc::clone(&node);
+    let mut producer = tokio::spawn(async move { consensus_node.run_consensus().await });
     let app = crate::rpc::router(Arc::clone(&node));
     let stop_node = Arc::clone(&node);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -43,7 +49,7 @@ pub async fn run(config: Config) -> Result<(), NodeError> {
     });
     let outcome = tokio::select! {
         _ = shutdown_signal() => {
-            eprintln!("xinlian: stopping (the block in progress is committed first)");
+            tracing::info!("stopping (the block in progress is committed first)");
             stop_node.stop();
             producer_result(&mut producer).await
         }
@@ -61,7 +67,7 @@ async fn producer_result(producer: &mut tokio::task::JoinHandle<Result<(), NodeE
     match producer.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e),
-        Err(e) => Err(NodeError::Storage(format!("block producer failed: {e}"))),
+        Err(e) => Err(NodeError::task("consensus", e)),
     }
 }
 

@@ -8,6 +8,7 @@
 //! - `blocks`: height:u64 -> `Block::encode`
 //! - `txs`:    tx id -> `TxLocation::encode` (height, index, receipt)
 //! - `state`:  `d` ‖ key -> value (Put records); `a` ‖ pubkey:65 -> `Account::encode`
+//! - `certs`:  height:u64 -> `CommitCertificate::encode` (who decided the block)
 //! - `meta`:   `head` -> height:u64 ‖ hash:32 ‖ state_root:32 ‖ timestamp_ms:u64;
 //!   `chain_id` -> the chain id
 //!
@@ -17,34 +18,22 @@
 //! committed is there.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 
+use xinlian_chain::state::{account_key, data_key, StateView};
+use xinlian_chain::{Account, Block, ChainError, CommitCertificate, Hash, PublicKey, Receipt, TxLocation};
+
 use crate::error::NodeError;
-use crate::types::{Account, Block, Hash, PublicKey, Receipt, TxLocation};
 
 const CF_BLOCKS: &str = "blocks";
 const CF_TXS: &str = "txs";
 const CF_STATE: &str = "state";
+const CF_CERTS: &str = "certs";
 const CF_META: &str = "meta";
 const HEAD: &[u8] = b"head";
 const CHAIN_ID: &[u8] = b"chain_id";
-
-/// The state key of a `Put` record.
-pub fn data_key(key: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + key.len());
-    k.push(b'd');
-    k.extend_from_slice(key);
-    k
-}
-
-/// The state key of an account.
-pub fn account_key(pubkey: &PublicKey) -> Vec<u8> {
-    let mut k = Vec::with_capacity(66);
-    k.push(b'a');
-    k.extend_from_slice(pubkey);
-    k
-}
 
 /// The latest committed block, as `meta/head` records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +76,17 @@ impl Head {
 /// The node's database.
 pub struct Store {
     db: DB,
+    fault: AtomicU8,
+}
+
+/// An injected fault for tx-index reads ([`Store::inject_read_fault`]): what a failing disk
+/// or a bug in the read path looks like to the node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadFault {
+    /// Reads return an I/O error.
+    Error,
+    /// Reads panic.
+    Panic,
 }
 
 impl std::fmt::Debug for Store {
@@ -111,21 +111,16 @@ impl Store {
         let mut cf_opts = Options::default();
         cf_opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         cf_opts.set_block_based_table_factory(&table);
-        let cfs = [CF_BLOCKS, CF_TXS, CF_STATE, CF_META]
+        let cfs = [CF_BLOCKS, CF_TXS, CF_STATE, CF_CERTS, CF_META]
             .into_iter()
             .map(|name| ColumnFamilyDescriptor::new(name, cf_opts.clone()));
         let db = DB::open_cf_descriptors(&opts, dir.join("db"), cfs).map_err(|e| {
             let msg = e.into_string();
-            if msg.contains("lock") {
-                NodeError::Storage(format!(
-                    "{}: {msg} (is another xinlian node running on this data directory?)",
-                    dir.display()
-                ))
-            } else {
-                NodeError::Storage(format!("{}: {msg}", dir.display()))
-            }
+            let hint =
+                if msg.contains("lock") { " (is another xinlian node running on this data directory?)" } else { "" };
+            NodeError::StorageOpen { path: dir.display().to_string(), reason: format!("{msg}{hint}") }
         })?;
-        let store = Store { db };
+        let store = Store { db, fault: AtomicU8::new(0) };
         if let Some(head) = store.head()? {
             let block = store
                 .block(head.height)?
@@ -162,8 +157,38 @@ impl Store {
             .transpose()
     }
 
+    /// The certificate of the block at `height` (blocks committed before certificates were
+    /// stored have none).
+    pub fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, NodeError> {
+        self.db
+            .get_cf(self.cf(CF_CERTS)?, height.to_be_bytes())?
+            .map(|b| {
+                CommitCertificate::decode(&b).map_err(|e| NodeError::Corrupt(format!("certificate {height}: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Fault injection for tests: make tx-index reads fail from now on (`None` heals them).
+    #[doc(hidden)]
+    pub fn inject_read_fault(&self, fault: Option<ReadFault>) {
+        let code = match fault {
+            None => 0,
+            Some(ReadFault::Error) => 1,
+            Some(ReadFault::Panic) => 2,
+        };
+        self.fault.store(code, Ordering::Relaxed);
+    }
+
     /// Where a committed transaction is, and its receipt.
     pub fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, NodeError> {
+        match self.fault.load(Ordering::Relaxed) {
+            0 => {}
+            1 => {
+                let source = std::io::Error::other("injected read fault");
+                return Err(NodeError::Io { path: "tx index".into(), source });
+            }
+            _ => panic!("injected read fault (panic)"),
+        }
         self.db
             .get_cf(self.cf(CF_TXS)?, id)?
             .map(|b| TxLocation::decode(&b).map_err(|e| NodeError::Corrupt(format!("tx {}: {e}", hex::encode(id)))))
@@ -190,22 +215,27 @@ impl Store {
 
     /// Commit a block: the block, its tx index (`ids`, the transactions' ids in block order, as
     /// the node computed them at admission) with receipts, its state writes (`None` deletes) and
-    /// the new head, in one synced write batch. `chain_id` is recorded with genesis.
+    /// the new head, and its commit certificate, in one synced write batch. `chain_id` is
+    /// recorded with genesis.
     pub fn commit(
         &self,
         block: &Block,
         ids: &[Hash],
         receipts: &[Receipt],
         writes: &[(Vec<u8>, Option<Vec<u8>>)],
+        certificate: Option<&CommitCertificate>,
         chain_id: Option<&str>,
     ) -> Result<Head, NodeError> {
         if receipts.len() != block.txs.len() || ids.len() != block.txs.len() {
-            return Err(NodeError::Storage(format!(
-                "{} receipts and {} ids for {} transactions",
-                receipts.len(),
-                ids.len(),
-                block.txs.len()
-            )));
+            return Err(NodeError::Block {
+                height: block.header.height,
+                reason: format!(
+                    "{} receipts and {} ids for {} transactions",
+                    receipts.len(),
+                    ids.len(),
+                    block.txs.len()
+                ),
+            });
         }
         let height = block.header.height;
         let mut batch = WriteBatch::default();
@@ -213,7 +243,8 @@ impl Store {
         let txs = self.cf(CF_TXS)?;
         for (i, (id, receipt)) in ids.iter().zip(receipts).enumerate() {
             debug_assert_eq!(*id, block.txs[i].id(), "tx {i}: the id given is not the tx's");
-            let index = u32::try_from(i).map_err(|_| NodeError::Storage("more than 2^32 txs in a block".into()))?;
+            let index = u32::try_from(i)
+                .map_err(|_| NodeError::Block { height, reason: "more than 2^32 txs in a block".into() })?;
             batch.put_cf(txs, id, TxLocation { height, index, receipt: receipt.clone() }.encode());
         }
         let state = self.cf(CF_STATE)?;
@@ -229,6 +260,9 @@ impl Store {
             state_root: block.header.state_root,
             timestamp_ms: block.header.timestamp_ms,
         };
+        if let Some(c) = certificate {
+            batch.put_cf(self.cf(CF_CERTS)?, height.to_be_bytes(), c.encode());
+        }
         let meta = self.cf(CF_META)?;
         batch.put_cf(meta, HEAD, head.encode());
         if let Some(id) = chain_id {
@@ -241,25 +275,30 @@ impl Store {
     }
 }
 
+impl StateView for Store {
+    fn account(&self, key: &PublicKey) -> Result<Account, ChainError> {
+        Store::account(self, key).map_err(|e| ChainError::State(e.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::builder;
-    use crate::config::Config;
-    use crate::keys::Signer;
-    use crate::types::{BlockHeader, Payload, Transaction};
+    use xinlian_chain::builder;
+    use xinlian_chain::{BlockHeader, Genesis, Payload, Signer, Transaction};
 
     #[test]
     fn a_committed_block_is_all_there_after_reopening() {
         let dir = std::env::temp_dir().join(format!("xinlian-store-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let signer = Signer::generate().unwrap();
-        let (genesis, ex) = builder::genesis(&Config::default(), &signer, 5).unwrap();
+        let (genesis, ex) =
+            Genesis::single("c", 5, signer.public_key(), &[(*signer.public_key(), 1_000)]).block().unwrap();
         let head0 = {
             let store = Store::open(&dir).unwrap();
             assert_eq!(store.head().unwrap(), None);
             let writes: Vec<_> = ex.writes.into_iter().collect();
-            store.commit(&genesis, &[], &[], &writes, Some("c")).unwrap()
+            store.commit(&genesis, &[], &[], &writes, None, Some("c")).unwrap()
         };
         let mut tx = Transaction {
             chain_id: "c".into(),
@@ -274,7 +313,7 @@ mod tests {
         let receipt = Receipt { ok: true, error: None };
         {
             let store = Store::open(&dir).unwrap();
-            let bad = store.commit(&block, &[tx.id()], &[], &[], None);
+            let bad = store.commit(&block, &[tx.id()], &[], &[], None, None);
             assert!(bad.unwrap_err().to_string().contains("0 receipts and 1 ids for 1 transactions"));
             assert_eq!(store.head().unwrap(), Some(head0), "a refused commit writes nothing");
             store
@@ -283,6 +322,7 @@ mod tests {
                     &[tx.id()],
                     std::slice::from_ref(&receipt),
                     &[(data_key(b"k"), Some(b"v".to_vec()))],
+                    Some(&CommitCertificate::solo(1, block.hash())),
                     None,
                 )
                 .unwrap();
@@ -293,7 +333,9 @@ mod tests {
         assert_eq!(store.block(1).unwrap().unwrap(), block);
         assert_eq!(store.tx_location(&tx.id()).unwrap().unwrap(), TxLocation { height: 1, index: 0, receipt });
         assert_eq!(store.data(b"k").unwrap().as_deref(), Some(&b"v"[..]));
-        assert_eq!(store.account(signer.public_key()).unwrap().balance, Config::default().genesis.node_balance);
+        assert_eq!(store.account(signer.public_key()).unwrap().balance, 1_000);
+        assert_eq!(store.certificate(1).unwrap(), Some(CommitCertificate::solo(1, block.hash())));
+        assert_eq!(store.certificate(0).unwrap(), None);
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use xinlian_chain::{Genesis, Signer};
 use xinlian_node::config::{Config, DEFAULT_TOML};
-use xinlian_node::keys::Signer;
 
 /// `xinlian run` options.
 #[derive(Debug, clap::Args)]
@@ -85,7 +85,23 @@ pub(crate) fn init(args: &InitArgs) -> anyhow::Result<()> {
         s.write_pem_file(&key_path)?;
         s
     };
-    eprintln!("wrote {} and node key {}", config_path.display(), key_path.display());
+    let genesis_path = config.genesis_path();
+    if genesis_path.exists() {
+        eprintln!("genesis {} exists: kept", genesis_path.display());
+    } else {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+        let accounts = [(*signer.public_key(), config.genesis.node_balance)];
+        let genesis = Genesis::single(&config.node.chain_id, now_ms, signer.public_key(), &accounts);
+        std::fs::write(&genesis_path, genesis.to_toml()?)
+            .with_context(|| format!("cannot write {}", genesis_path.display()))?;
+    }
+    eprintln!(
+        "wrote {}, node key {} and genesis {}",
+        config_path.display(),
+        key_path.display(),
+        genesis_path.display()
+    );
     eprintln!("start the node with: xinlian run --config {}", config_path.display());
     println!("{}", hex::encode(signer.public_key()));
     Ok(())

@@ -6,31 +6,33 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 
 /// The default node address (`--rpc`, else `$XINLIAN_RPC`, else this).
-pub(crate) const DEFAULT_RPC: &str = "http://127.0.0.1:8600";
+pub const DEFAULT_RPC: &str = "http://127.0.0.1:8600";
 
 /// `--rpc URL`, shared by every client command.
 #[derive(Debug, clap::Args)]
-pub(crate) struct RpcArgs {
+pub struct RpcArgs {
     /// The node's HTTP API.
     #[arg(long, value_name = "URL", env = "XINLIAN_RPC", default_value = DEFAULT_RPC)]
-    pub(crate) rpc: String,
+    pub rpc: String,
 }
 
 /// A blocking HTTP client that returns every status with its body (a 4xx's body says why).
-pub(crate) struct Client {
+pub struct Client {
     agent: ureq::Agent,
     base: String,
 }
 
 /// An answer: status and JSON body (or the body text as a JSON string when it is not JSON).
-pub(crate) struct Answer {
-    pub(crate) status: u16,
-    pub(crate) body: Value,
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Value,
 }
 
 impl Answer {
     /// The body's `error` field, or the whole body.
-    pub(crate) fn error_text(&self) -> String {
+    pub fn error_text(&self) -> String {
         match self.body.get("error").and_then(Value::as_str) {
             Some(e) => e.to_string(),
             None => self.body.to_string(),
@@ -39,7 +41,9 @@ impl Answer {
 }
 
 impl Client {
-    pub(crate) fn new(base: &str) -> Client {
+    /// A client of the node at `base` (`http://127.0.0.1:8600`); every status comes back as
+    /// an [`Answer`], only failing to reach the node is an error.
+    pub fn new(base: &str) -> Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(60)))
@@ -57,12 +61,14 @@ impl Client {
         Ok(Answer { status, body })
     }
 
-    pub(crate) fn get(&self, path: &str) -> anyhow::Result<Answer> {
+    /// `GET base+path`.
+    pub fn get(&self, path: &str) -> anyhow::Result<Answer> {
         let url = format!("{}{path}", self.base);
         self.answer(&format!("GET {path}"), self.agent.get(&url).call())
     }
 
-    pub(crate) fn post_json(&self, path: &str, body: &str) -> anyhow::Result<Answer> {
+    /// `POST base+path` with a JSON body.
+    pub fn post_json(&self, path: &str, body: &str) -> anyhow::Result<Answer> {
         let url = format!("{}{path}", self.base);
         self.answer(
             &format!("POST {path}"),
@@ -71,7 +77,7 @@ impl Client {
     }
 
     /// The node's chain id, from `/status`.
-    pub(crate) fn chain_id(&self) -> anyhow::Result<String> {
+    pub fn chain_id(&self) -> anyhow::Result<String> {
         let a = self.get("/status")?;
         if a.status != 200 {
             bail!("GET /status: HTTP {}: {}", a.status, a.error_text());

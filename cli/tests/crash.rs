@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{temp_dir, Http, NodeProc};
-use xinlian_node::keys::Signer;
-use xinlian_node::types::{Payload, Transaction, TxJson};
+use common::{temp_dir, Http, NodeProc, BIN};
+use xinlian_chain::json::TxJson;
+use xinlian_chain::{Payload, Signer, Transaction};
+use xinlian_testkit::signed;
 
 const CONFIG: &str = "[block]\ninterval_ms = 20\nmax_txs = 200\n[accel]\nbackends = [\"cpu\"]\ncpu_threads = 1\n";
 
@@ -32,15 +33,8 @@ fn load(url: String, stop: Arc<AtomicBool>, seed: u64, accepted: Arc<Mutex<Vec<S
         let batch: Vec<Transaction> = (0..25)
             .map(|_| {
                 nonce += 1;
-                let mut tx = Transaction {
-                    chain_id: "xinlian-dev".into(),
-                    nonce,
-                    sender: *signer.public_key(),
-                    payload: Payload::Put { key: format!("k{seed}-{nonce}").into_bytes(), value: vec![7; 100] },
-                    signature: [0; 64],
-                };
-                tx.signature = signer.sign(&tx.signing_bytes());
-                tx
+                let payload = Payload::Put { key: format!("k{seed}-{nonce}").into_bytes(), value: vec![7; 100] };
+                signed(&signer, "xinlian-dev", nonce, payload)
             })
             .collect();
         let body = serde_json::to_string(&batch.iter().map(TxJson::from_tx).collect::<Vec<_>>()).unwrap();
@@ -88,7 +82,7 @@ fn sigkill_under_load_loses_nothing_that_was_acknowledged_as_committed() {
     let data = dir.join("data");
     let mut seen = Seen::default();
     for round in 0..2u64 {
-        let node = NodeProc::start(&data, CONFIG);
+        let node = NodeProc::start(BIN, &data, CONFIG);
         let http = Http::new(&node.url);
         let stop = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(Mutex::new(Vec::new()));
@@ -110,7 +104,7 @@ fn sigkill_under_load_loses_nothing_that_was_acknowledged_as_committed() {
     assert!(!seen.txs.is_empty(), "some transactions were seen committed");
 
     // Restart and check every acknowledged fact.
-    let node = NodeProc::start(&data, CONFIG);
+    let node = NodeProc::start(BIN, &data, CONFIG);
     let http = Http::new(&node.url);
     for (height, (hash, ids)) in &seen.blocks {
         let (code, block) = http.get(&format!("/block/{height}"));

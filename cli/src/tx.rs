@@ -7,8 +7,10 @@ use anyhow::{bail, Context};
 use clap::Subcommand;
 use rand::Rng as _;
 use serde_json::Value;
-use xinlian_node::keys::Signer;
-use xinlian_node::types::{canonical_key, Payload, Transaction, TxJson};
+use xinlian_chain::json::TxJson;
+use xinlian_chain::types::canonical_key;
+use xinlian_chain::Signer;
+use xinlian_chain::{Payload, Transaction};
 
 use super::client::{Client, RpcArgs};
 

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde_json::Value;
-use xinlian_node::keys::Signer;
-use xinlian_node::types::{Payload, TxJson};
+use xinlian_chain::json::TxJson;
+use xinlian_chain::Payload;
+use xinlian_chain::Signer;
 
 use super::client::{Client, RpcArgs};
 use super::tx::sign_tx;

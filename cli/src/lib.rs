@@ -1,5 +1,6 @@
-//! The command line: the node (`run`, `init`, `keygen`), its client (`tx`, `query`, `load`),
-//! and the crypto tools (`verify`, `hash`, `devices`, `card`, `bench`).
+//! `xinlian`, the one binary: the node (`run`, `init`, `keygen`), its client (`tx`, `query`,
+//! `load`, and [`client`], the HTTP client the tests use too), and the crypto tools
+//! (`verify`, `hash`, `devices`, `card`, `bench`).
 //!
 //! Owns: argument parsing, choosing a backend from `--backend`, reading and writing files.
 //! Never: crypto (that is `xinlian-accel` and `xinlian-kernels`).
@@ -14,12 +15,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use xinlian_accel::{Backend, CpuBackend, OpenClBackend};
 
 mod auto;
-mod bench;
 mod card;
-pub(crate) mod client;
+pub mod client;
 mod devices;
 mod hash;
 mod load;
+mod logging;
 mod node_cmd;
 mod tx;
 mod verify;
@@ -30,6 +31,13 @@ mod verify;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log level (error, warn, info, debug, trace, or a filter such as
+    /// `info,xinlian_accel=debug`). Default: $RUST_LOG, else info.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Log format on stderr: text for people, json (one object per line) for log shippers.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: logging::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,7 +70,7 @@ enum Command {
     Card(CardCommand),
     /// Benchmark every backend against the software libraries, side by side: a table, and
     /// DIR/report.json and DIR/report.html.
-    Bench(bench::Args),
+    Bench(xinlian_benches::runner::Args),
     /// Drive a running node with signed transactions at a target rate; report TPS and latency.
     Load(load::Args),
 }
@@ -198,8 +206,12 @@ impl Progress {
 }
 
 /// Parse, run, and map errors to an exit code with a one-line message.
-pub(crate) fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = logging::init(cli.log_level.as_deref(), cli.log_format) {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Run(args) => node_cmd::run(&args),
         Command::Init(args) => node_cmd::init(&args),
@@ -209,7 +221,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Hash(args) => hash::run(&args),
         Command::Card(CardCommand::Serve(args)) => card::serve(&args),
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(args) => xinlian_benches::runner::run(&args).map_err(anyhow::Error::from),
         Command::Load(args) => load::run(&args),
         Command::Devices(args) => match devices::run(&args) {
             Ok(true) => Ok(()),

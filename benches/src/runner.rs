@@ -1,4 +1,6 @@
-//! `xinlian bench`: hardware against software, side by side, in one run.
+//! The `xinlian bench` runner: hardware against software, side by side, in one run. It lives
+//! beside the criterion benches, where the software baselines (libsm, RustCrypto,
+//! efficient-sm2) belong; the binary only parses its [`Args`] and calls [`run`].
 //!
 //! Owns: the matrix (backend x op x batch size), the software baselines measured in the same
 //! process on the same inputs, and the report: a table on stdout, `DIR/report.json` and
@@ -17,6 +19,7 @@
 //! `inputs` makes the work, `measure` times it, `report` holds the records and the text table,
 //! `html` draws the page.
 
+mod error;
 mod html;
 mod inputs;
 mod measure;
@@ -27,18 +30,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use xinlian_accel::backends::opencl::{self, OpenClError};
+use xinlian_accel::backends::opencl;
+use xinlian_accel::AccelError;
 use xinlian_accel::{Backend, CardBackend, CpuBackend, DispatchConfig, Dispatcher, OpenClBackend};
 use xinlian_kernels::{sm2, sm3};
 
+pub use error::BenchError;
 use measure::{Baseline, Bench, Budget, Target, Work};
 use report::{BaselineRecord, Cell, DeviceRecord, Report, Settings, Skipped, Status};
 
 /// `xinlian bench` options.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {
+pub struct Args {
     /// Backends to measure, comma-separated: cpu, opencl, card, auto. Default: every one
     /// available (cpu always; opencl when an OpenCL device is found; card when its BAR file
     /// exists; auto when at least one device is there). One asked for but not available is
@@ -81,7 +85,7 @@ pub(crate) struct Args {
 
 /// A backend, as `--backends` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum BackendName {
+pub enum BackendName {
     /// The host CPU (`CpuBackend`).
     Cpu,
     /// The OpenCL device `--device` picks.
@@ -94,7 +98,7 @@ pub(crate) enum BackendName {
 
 /// What is measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Op {
+pub enum Op {
     /// SM2 signature verification, from bytes.
     Verify,
     /// SM3 of messages.
@@ -152,7 +156,7 @@ struct Opened {
 
 /// Open every backend asked for (or, with no `--backends`, every one available). A backend
 /// that is not there is skipped with a warning; the run fails only when none is left.
-fn open(args: &Args, cpu: &Arc<CpuBackend>) -> anyhow::Result<Opened> {
+fn open(args: &Args, cpu: &Arc<CpuBackend>) -> Result<Opened, BenchError> {
     let asked = if args.backends.is_empty() { None } else { Some(dedup(&args.backends)) };
     let wants = |b: BackendName| asked.as_ref().is_none_or(|a| a.contains(&b));
     let mut skipped = Vec::new();
@@ -195,8 +199,8 @@ fn open(args: &Args, cpu: &Arc<CpuBackend>) -> anyhow::Result<Opened> {
                 Err(e) => skip(BackendName::Opencl, format!("OpenCL device {} did not start: {e}", d.label())),
             },
             // A --device that names nothing is a mistake in the command, not a missing device.
-            Err(e @ OpenClError::DeviceNotFound { .. }) => bail!("--device: {e}"),
-            Err(e) => skip(BackendName::Opencl, format!("no OpenCL device ({e})")),
+            Err(e @ AccelError::DeviceNotFound { .. }) => return Err(BenchError::Usage(format!("--device: {e}"))),
+            Err(e) => skip(BackendName::Opencl, e.to_string()),
         }
     }
 
@@ -279,7 +283,7 @@ fn open(args: &Args, cpu: &Arc<CpuBackend>) -> anyhow::Result<Opened> {
     }
     if benches.is_empty() {
         let why: Vec<String> = skipped.iter().map(|s| format!("{}: {}", s.backend, s.reason)).collect();
-        bail!("none of the backends asked for is available ({})", why.join("; "));
+        return Err(BenchError::Usage(format!("none of the backends asked for is available ({})", why.join("; "))));
     }
     Ok(Opened { benches, skipped, devices })
 }
@@ -348,7 +352,7 @@ fn micros(d: Duration) -> f64 {
 }
 
 /// Run the benchmark matrix.
-pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &Args) -> Result<(), BenchError> {
     let started = Instant::now();
     let ops = if args.ops.is_empty() { vec![Op::Verify, Op::Sm3, Op::Merkle] } else { dedup(&args.ops) };
     let mut sizes = if !args.sizes.is_empty() {
@@ -367,13 +371,15 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         min_iters: 3,
     };
     // Make the output directory first: a typo in --out should cost nothing.
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create --out {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| BenchError::io(format!("cannot create --out {}", args.out.display()), e))?;
 
     let cpu = Arc::new(CpuBackend::new(args.threads));
     let threads = cpu.threads();
     let opened = open(args, &cpu)?;
     let pool = sizes.iter().copied().max().unwrap_or(1).max(256);
-    let inputs = inputs::Inputs::make(&ops, pool, args.msg_bytes, threads).context("making the bench inputs")?;
+    let inputs = inputs::Inputs::make(&ops, pool, args.msg_bytes, threads)
+        .map_err(|e| BenchError::Input(format!("making the bench inputs: {e}")))?;
 
     let baselines_total: usize = ops.iter().map(|&op| Baseline::for_op(op).len()).sum();
     let cells_total = ops.len() * sizes.len() * opened.benches.len();
@@ -489,7 +495,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if !failed.is_empty() {
         // A device that answers wrongly has no throughput worth reporting: the run says so
         // in its exit status, after writing everything it did measure.
-        bail!("{} cell(s) failed (see the table): {}", failed.len(), failed.join(", "));
+        return Err(BenchError::Failed(format!(
+            "{} cell(s) failed (see the table): {}",
+            failed.len(),
+            failed.join(", ")
+        )));
     }
     Ok(())
 }
@@ -555,12 +565,14 @@ fn notes(msg_bytes: usize) -> Vec<String> {
     ]
 }
 
-fn write_reports(report: &Report, ops: &[Op], out: &Path) -> anyhow::Result<()> {
-    let json = serde_json::to_string_pretty(report).context("encoding report.json")?;
+fn write_reports(report: &Report, ops: &[Op], out: &Path) -> Result<(), BenchError> {
+    let json =
+        serde_json::to_string_pretty(report).map_err(|e| BenchError::Input(format!("encoding report.json: {e}")))?;
     let json_path = out.join("report.json");
-    std::fs::write(&json_path, json + "\n").with_context(|| format!("cannot write {}", json_path.display()))?;
+    std::fs::write(&json_path, json + "\n")
+        .map_err(|e| BenchError::io(format!("cannot write {}", json_path.display()), e))?;
     let html_path = out.join("report.html");
     std::fs::write(&html_path, html::render(report, ops))
-        .with_context(|| format!("cannot write {}", html_path.display()))?;
+        .map_err(|e| BenchError::io(format!("cannot write {}", html_path.display()), e))?;
     Ok(())
 }

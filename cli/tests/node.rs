@@ -8,9 +8,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{temp_dir, xinlian, Http, NodeProc, TEST_CONFIG};
-use xinlian_node::keys::Signer;
-use xinlian_node::types::{Payload, Transaction, TxJson};
+use common::{temp_dir, xinlian, Http, NodeProc, BIN, TEST_CONFIG};
+use xinlian_chain::json::TxJson;
+use xinlian_chain::{Signer, Transaction};
+use xinlian_testkit::{put, signed, tx_json as json};
 
 fn openssl_key(dir: &Path, name: &str) -> PathBuf {
     let path = dir.join(name);
@@ -26,21 +27,6 @@ fn openssl_pubkey(key: &Path) -> [u8; 65] {
     out.stdout[out.stdout.len() - 65..].try_into().unwrap()
 }
 
-fn signed(signer: &Signer, chain: &str, nonce: u64, payload: Payload) -> Transaction {
-    let mut tx =
-        Transaction { chain_id: chain.into(), nonce, sender: *signer.public_key(), payload, signature: [0; 64] };
-    tx.signature = signer.sign(&tx.signing_bytes());
-    tx
-}
-
-fn put(key: &str, value: &str) -> Payload {
-    Payload::Put { key: key.as_bytes().to_vec(), value: value.as_bytes().to_vec() }
-}
-
-fn json(tx: &Transaction) -> String {
-    serde_json::to_string(&TxJson::from_tx(tx)).unwrap()
-}
-
 fn last_line(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).lines().last().unwrap_or("").trim().to_string()
 }
@@ -49,7 +35,7 @@ fn last_line(bytes: &[u8]) -> String {
 fn a_new_user_puts_a_record_with_an_openssl_key_and_reads_it_back() {
     let dir = temp_dir("e2e");
     // As a new user runs it: the default [accel] (every backend found: POCL here, the CPU last).
-    let node = NodeProc::start(&dir.join("data"), "[block]\ninterval_ms = 50\n");
+    let node = NodeProc::start(BIN, &dir.join("data"), "[block]\ninterval_ms = 50\n");
     let http = Http::new(&node.url);
     let key = openssl_key(&dir, "k.pem");
     let out = xinlian()
@@ -98,13 +84,46 @@ fn a_new_user_puts_a_record_with_an_openssl_key_and_reads_it_back() {
     assert!(metrics.contains("xinlian_txs_committed_total 1"), "{metrics}");
     assert!(metrics.contains("xinlian_stage_seconds_total{stage=\"verify\"}"));
     assert!(metrics.contains("cpu"), "accel's metrics follow the node's");
+    // At info the node logged its start and one line for the committed block.
+    let log = node.log();
+    assert!(log.contains("node started") && log.contains("genesis"), "{log}");
+    assert!(log.lines().any(|l| l.contains("committed block") && l.contains(&format!("height={height}"))), "{log}");
+    let (_, b) = http.get(&format!("/block/{height}"));
+    assert_eq!(b["certificate"]["round"], 0, "{b}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn log_format_json_writes_one_json_object_per_line() {
+    let dir = temp_dir("json-log");
+    let node = NodeProc::start_with_args(BIN, &dir.join("data"), TEST_CONFIG, &["--log-format", "json"]);
+    let http = Http::new(&node.url);
+    let user = Signer::generate().unwrap();
+    let tx = signed(&user, "xinlian-dev", 7, put("json-log", "v"));
+    let (code, answer) = http.post("/tx", &json(&tx));
+    assert_eq!(code, 202, "{answer}");
+    http.wait_committed(&hex::encode(tx.id()));
+    // The block line is written just after the commit that GET /tx saw: give it a moment.
+    let t = std::time::Instant::now();
+    while !node.log().contains("committed block") && t.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = node.log();
+    let lines: Vec<serde_json::Value> =
+        log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"))).collect();
+    let block = lines.iter().find(|v| v["fields"]["message"] == "committed block").expect("a committed-block line");
+    assert_eq!(block["level"], "INFO");
+    assert_eq!(block["fields"]["height"], 1, "{block}");
+    assert_eq!(block["fields"]["txs"], 1, "{block}");
+    assert!(lines.iter().any(|v| v["fields"]["message"] == "node started"), "{log}");
+    drop(node);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_transaction_signed_by_the_openssl_command_line_is_accepted() {
     let dir = temp_dir("openssl-tx");
-    let node = NodeProc::start(&dir.join("data"), TEST_CONFIG);
+    let node = NodeProc::start(BIN, &dir.join("data"), TEST_CONFIG);
     let http = Http::new(&node.url);
     let key = openssl_key(&dir, "k.pem");
     // Build the signing bytes as the README describes, sign them with OpenSSL alone.
@@ -145,7 +164,7 @@ fn a_transaction_signed_by_the_openssl_command_line_is_accepted() {
 #[test]
 fn forged_replayed_wrong_chain_and_malformed_transactions_are_refused_with_a_reason() {
     let dir = temp_dir("refusals");
-    let node = NodeProc::start(&dir.join("data"), TEST_CONFIG);
+    let node = NodeProc::start(BIN, &dir.join("data"), TEST_CONFIG);
     let http = Http::new(&node.url);
     let alice = Signer::generate().unwrap();
     let mallory = Signer::generate().unwrap();
@@ -238,7 +257,7 @@ fn forged_replayed_wrong_chain_and_malformed_transactions_are_refused_with_a_rea
 fn transfers_move_balances_and_an_overdraft_fails_with_its_receipt() {
     let dir = temp_dir("transfer");
     let data = dir.join("data");
-    let node = NodeProc::start(&data, TEST_CONFIG);
+    let node = NodeProc::start(BIN, &data, TEST_CONFIG);
     let http = Http::new(&node.url);
     let bob = dir.join("bob.pem");
     let out = xinlian().args(["keygen", "--out"]).arg(&bob).output().unwrap();
@@ -273,7 +292,7 @@ fn a_full_mempool_answers_503_and_never_grows() {
     let dir = temp_dir("full");
     let config =
         "[mempool]\nmax_txs = 4\n[block]\ninterval_ms = 600000\nmax_txs = 1000\n[accel]\nbackends = [\"cpu\"]\n";
-    let node = NodeProc::start(&dir.join("data"), config);
+    let node = NodeProc::start(BIN, &dir.join("data"), config);
     let http = Http::new(&node.url);
     let alice = Signer::generate().unwrap();
     let txs: Vec<String> = (0..6).map(|n| json(&signed(&alice, "xinlian-dev", n, put("k", "v")))).collect();
@@ -293,7 +312,7 @@ fn a_full_mempool_answers_503_and_never_grows() {
 fn a_restarted_node_resumes_from_rocksdb() {
     let dir = temp_dir("restart");
     let data = dir.join("data");
-    let node = NodeProc::start(&data, TEST_CONFIG);
+    let node = NodeProc::start(BIN, &data, TEST_CONFIG);
     let http = Http::new(&node.url);
     let alice = Signer::generate().unwrap();
     let tx = signed(&alice, "xinlian-dev", 1, put("kept", "across restarts"));
@@ -302,7 +321,7 @@ fn a_restarted_node_resumes_from_rocksdb() {
     let (_, before) = http.get("/status");
     assert!(node.terminate(), "SIGTERM stops the node cleanly");
 
-    let node = NodeProc::start(&data, TEST_CONFIG);
+    let node = NodeProc::start(BIN, &data, TEST_CONFIG);
     let http = Http::new(&node.url);
     let (_, after) = http.get("/status");
     assert_eq!(after["height"], before["height"]);
@@ -362,7 +381,7 @@ fn keygen_and_init_write_files_that_openssl_and_the_node_read() {
 #[test]
 fn xinlian_load_reports_tps_latency_and_where_the_time_goes() {
     let dir = temp_dir("load");
-    let node = NodeProc::start(&dir.join("data"), TEST_CONFIG);
+    let node = NodeProc::start(BIN, &dir.join("data"), TEST_CONFIG);
     let out = xinlian()
         .args(["load", "--tps", "400", "--duration", "2", "--senders", "3", "--batch", "20", "--rpc", &node.url])
         .output()

@@ -10,7 +10,6 @@ use std::borrow::Borrow;
 use std::ops::Range;
 use std::thread;
 
-use anyhow::{anyhow, bail, Context};
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use sm2::dsa::signature::Signer;
@@ -79,13 +78,13 @@ fn secret(rng: &mut StdRng) -> [u8; 32] {
     }
 }
 
-fn sign(sk: &[u8; 32], msg: Vec<u8>) -> anyhow::Result<Signed> {
-    let key = sm2::dsa::SigningKey::from_slice(ID, sk).map_err(|e| anyhow!("making a signing key: {e}"))?;
-    let sig: sm2::dsa::Signature = key.try_sign(&msg).map_err(|e| anyhow!("signing: {e}"))?;
+fn sign(sk: &[u8; 32], msg: Vec<u8>) -> Result<Signed, String> {
+    let key = sm2::dsa::SigningKey::from_slice(ID, sk).map_err(|e| format!("making a signing key: {e}"))?;
+    let sig: sm2::dsa::Signature = key.try_sign(&msg).map_err(|e| format!("signing: {e}"))?;
     let pubkey = <[u8; 65]>::try_from(&key.verifying_key().to_sec1_bytes()[..])
-        .context("RustCrypto sm2 gave a public key that is not 65 bytes")?;
-    let sig =
-        <[u8; 64]>::try_from(&sig.to_bytes()[..]).context("RustCrypto sm2 gave a signature that is not 64 bytes")?;
+        .map_err(|_| "RustCrypto sm2 gave a public key that is not 65 bytes".to_string())?;
+    let sig = <[u8; 64]>::try_from(&sig.to_bytes()[..])
+        .map_err(|_| "RustCrypto sm2 gave a signature that is not 64 bytes".to_string())?;
     Ok(Signed { pubkey, msg, sig })
 }
 
@@ -109,7 +108,7 @@ impl Inputs {
     /// Make the inputs for `ops`: `pool` items each, messages of `msg_bytes` bytes, signing
     /// on `threads` threads. Checks the CPU reference against how they were made: every
     /// signature verifies and every tampered one does not.
-    pub(super) fn make(ops: &[Op], pool: usize, msg_bytes: usize, threads: usize) -> anyhow::Result<Inputs> {
+    pub(super) fn make(ops: &[Op], pool: usize, msg_bytes: usize, threads: usize) -> Result<Inputs, String> {
         let mut rng = StdRng::seed_from_u64(SEED);
         let random_msg = |rng: &mut StdRng| {
             let mut m = vec![0u8; msg_bytes];
@@ -161,7 +160,7 @@ impl Inputs {
     /// The CPU reference (one signature at a time, the scalar path, not the batch path the cpu
     /// backend takes) must agree with how the inputs were made, or every check below would
     /// compare against the wrong answers.
-    fn check_reference(&self, threads: usize) -> anyhow::Result<()> {
+    fn check_reference(&self, threads: usize) -> Result<(), String> {
         for (which, set, want_valid) in
             [("signature", &self.signed, true), ("tampered signature", &self.tampered, false)]
         {
@@ -169,8 +168,14 @@ impl Inputs {
             for (i, v) in verdicts.into_iter().enumerate() {
                 match v {
                     Ok(v) if v.is_valid() == want_valid => {}
-                    Ok(v) => bail!("bench input {i}: the CPU reference says {v} for a {which} made by RustCrypto sm2"),
-                    Err(v) => bail!("bench input {i}: the {which} made by RustCrypto sm2 did not decode: {v}"),
+                    Ok(v) => {
+                        return Err(format!(
+                            "bench input {i}: the CPU reference says {v} for a {which} made by RustCrypto sm2"
+                        ))
+                    }
+                    Err(v) => {
+                        return Err(format!("bench input {i}: the {which} made by RustCrypto sm2 did not decode: {v}"))
+                    }
                 }
             }
         }

@@ -1,9 +1,0 @@
-//! `xinlian`: the one binary. Thin: parse the command line, hand over to `cli`.
-
-use std::process::ExitCode;
-
-mod cli;
-
-fn main() -> ExitCode {
-    cli::main()
-}
