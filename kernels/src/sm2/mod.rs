@@ -16,7 +16,7 @@ pub mod verify;
 pub use point::AffinePoint;
 pub use table::{warm_up, PublicKeyTable};
 pub use verify::{
-    available_verify_paths, message_digest, verify_batch_vartime, verify_batch_with_path, verify_path,
+    available_verify_paths, check_scalars, message_digest, verify_batch_vartime, verify_batch_with_path, verify_path,
     verify_prehashed_vartime, verify_with_table_vartime, z_value, KeyRef, Prehashed, Rejection, VerifyPath, DEFAULT_ID,
     IFMA_ENV,
 };

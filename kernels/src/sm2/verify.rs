@@ -246,18 +246,31 @@ struct Pending<'a> {
 }
 
 /// Steps B1, B2, B5: (s, t, e mod n, r).
-fn precheck(item: &Prehashed<'_>) -> Result<(Scalar, Scalar, Scalar, Scalar), Rejection> {
+/// Steps B1, B2 and B5 alone: what rejects a signature before any curve arithmetic, with its
+/// exact reason. A device that answers only "valid" or "invalid" (an SDF card) gets from the
+/// host just the signatures that pass these, so that every reason it cannot give is given here.
+pub fn check_scalars(r: &[u8; 32], s: &[u8; 32]) -> Result<(), Rejection> {
+    scalars(r, s).map(|_| ())
+}
+
+/// (r, s, t) after B1, B2 and B5.
+fn scalars(r: &[u8; 32], s: &[u8; 32]) -> Result<(Scalar, Scalar, Scalar), Rejection> {
     // B1: r' in [1, n-1].
-    let r = Scalar::from_bytes(item.r).filter(|r| !r.is_zero()).ok_or(Rejection::ROutOfRange)?;
+    let r = Scalar::from_bytes(r).filter(|r| !r.is_zero()).ok_or(Rejection::ROutOfRange)?;
     // B2: s' in [1, n-1].
-    let s = Scalar::from_bytes(item.s).filter(|s| !s.is_zero()).ok_or(Rejection::SOutOfRange)?;
-    // B3, B4: e' = SM3(Z_A ‖ M'), done by the caller; reduced mod n for B7.
-    let e = Scalar::reduce_bytes(item.e);
+    let s = Scalar::from_bytes(s).filter(|s| !s.is_zero()).ok_or(Rejection::SOutOfRange)?;
     // B5: t = (r' + s') mod n; t = 0 fails.
     let t = r.add(&s);
     if t.is_zero() {
         return Err(Rejection::TIsZero);
     }
+    Ok((r, s, t))
+}
+
+fn precheck(item: &Prehashed<'_>) -> Result<(Scalar, Scalar, Scalar, Scalar), Rejection> {
+    let (r, s, t) = scalars(item.r, item.s)?;
+    // B3, B4: e' = SM3(Z_A ‖ M'), done by the caller; reduced mod n for B7.
+    let e = Scalar::reduce_bytes(item.e);
     Ok((s, t, e, r))
 }
 
