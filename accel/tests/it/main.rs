@@ -6,3 +6,4 @@ mod config;
 mod conformance;
 mod dispatch;
 mod opencl;
+mod sdf;
