@@ -531,4 +531,27 @@ fn measure_sdf_sessions_and_overhead() {
     };
     let (sdf_call, ring_call) = (per_call(&sdf), per_call(&ring));
     eprintln!("1-message SM3 batch round trip: sdf (dlopen, 1 session) {sdf_call:?}, card ring {ring_call:?}");
+    // The bare FFI: HashInit + HashFinal of an empty message on this thread's own session.
+    let device = xinlian_accel::backends::sdf::SdfDevice::open(&card.lib).unwrap();
+    let session = xinlian_accel::backends::sdf::ffi::Session::open(&device, FieldLayout::Bytes64).unwrap();
+    let t = Instant::now();
+    for _ in 0..20_000 {
+        std::hint::black_box(session.sm3(b"", 1).unwrap());
+    }
+    eprintln!("SDF_HashInit + SDF_HashFinal through the function table: {:?} per pair", t.elapsed() / 20_000);
+    // Per verification: the SDF path (1 session, fast pacing) against RustCrypto on this thread.
+    use sm2::dsa::signature::hazmat::PrehashVerifier as _;
+    let many: Vec<PreparedVerify> = prepared.iter().cycle().take(2_000).cloned().collect();
+    let t = Instant::now();
+    assert_eq!(sdf.verify_batch(&many).unwrap().len(), many.len());
+    let through_sdf = t.elapsed() / 2_000;
+    let t = Instant::now();
+    for item in &many {
+        let key = sm2::dsa::VerifyingKey::from_sec1_bytes("1234567812345678", &item.key.to_uncompressed()).unwrap();
+        if let Ok(sig) = sm2::dsa::Signature::from_scalars(item.r, item.s) {
+            std::hint::black_box(key.verify_prehash(&item.e, &sig).is_ok());
+        }
+    }
+    let direct = t.elapsed() / 2_000;
+    eprintln!("one verification: sdf path {through_sdf:?}, RustCrypto on this thread {direct:?}");
 }

@@ -397,7 +397,12 @@ impl Slot {
             self.open(shared, state)?;
         }
         let session = self.session.as_ref().ok_or_else(|| Failure::Panicked("no session after opening".into()))?;
-        let tick = || state.progress_ns.store(shared.now_ns(), Ordering::Release);
+        // After each call: progress for the watchdog, and whether to go on (a retired worker
+        // makes no more calls to a card that just hung).
+        let tick = || {
+            state.progress_ns.store(shared.now_ns(), Ordering::Release);
+            !state.retired.load(Ordering::Acquire)
+        };
         let outcome = catch_unwind(AssertUnwindSafe(|| execute(session, shared, task, &tick)));
         let failure = match outcome {
             Ok(Ok(answer)) => {
@@ -446,9 +451,11 @@ impl Slot {
     }
 }
 
-/// Run a task's SDF calls on this thread's session; `tick` after each finished call.
-fn execute(session: &Session, shared: &Shared, task: &Task, tick: &dyn Fn()) -> Result<Answer, CallError> {
+/// Run a task's SDF calls on this thread's session; `tick` after each finished call (false:
+/// stop, the worker was retired).
+fn execute(session: &Session, shared: &Shared, task: &Task, tick: &dyn Fn() -> bool) -> Result<Answer, CallError> {
     let config = &shared.config;
+    let retired = || CallError::answer("(session worker)", "a stop: the worker was retired after a hang".into());
     let key_index =
         || config.key.as_ref().map(|k| k.index).ok_or_else(|| CallError::answer("(signer)", "no key".into()));
     match task {
@@ -456,7 +463,9 @@ fn execute(session: &Session, shared: &Shared, task: &Task, tick: &dyn Fn()) -> 
             .iter()
             .map(|c| {
                 let code = session.external_verify(&c.key, &c.e, &c.sig);
-                tick();
+                if !tick() {
+                    return Err(retired());
+                }
                 match code {
                     SDR_OK => Ok(true),
                     code if config.invalid_codes.contains(&code) => Ok(false),
@@ -470,7 +479,9 @@ fn execute(session: &Session, shared: &Shared, task: &Task, tick: &dyn Fn()) -> 
             let mut digests = Vec::with_capacity(ends.len());
             for &end in ends {
                 digests.push(session.sm3(&data[start..end], shared.hash_piece.load(Ordering::Relaxed))?);
-                tick();
+                if !tick() {
+                    return Err(retired());
+                }
                 start = end;
             }
             Ok(Answer::Sm3(digests))
