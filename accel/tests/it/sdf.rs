@@ -116,10 +116,12 @@ impl Drop for SoftCard {
 /// The conformance suite's SDF backend: one soft card for the whole process (pcie-2019, fast
 /// pacing, no faults), shared like the OpenCL backend.
 pub(crate) fn conformance_backend() -> Box<dyn Backend> {
-    static SHARED: OnceLock<(SdfBackend, SoftCard)> = OnceLock::new();
-    let (backend, _) = SHARED.get_or_init(|| {
+    static SHARED: OnceLock<SdfBackend> = OnceLock::new();
+    let backend = SHARED.get_or_init(|| {
+        // The card's folder goes when `card` drops here: its device is open (settings read)
+        // and stays open, and a static is never dropped to clean up after.
         let card = SoftCard::new("");
-        (SdfBackend::open(&card.config()).unwrap_or_else(|e| panic!("the soft card did not open: {e}")), card)
+        SdfBackend::open(&card.config()).unwrap_or_else(|e| panic!("the soft card did not open: {e}"))
     });
     Box::new(Shared(backend))
 }

@@ -37,8 +37,24 @@ const SM3_ABC: &str = "66C7F0F462EEEDD9D1F2D46BDC10E4E24167C4875CF2F7A2297DA02B8
 const SM3_ABCD16: &str = "DEBE9FF92275B8A138604889C18E5A4D6FDB70E5387E5765293DCBA39C0C5732";
 const SM3_EMPTY: &str = "1AB21D8355CFA17F8E61194831E81A8F22BEC8C728FEFB747ED035EB5082AA2B";
 
+/// A card's folder, removed when the test ends (the loaded library stays mapped).
+struct Folder(PathBuf);
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl std::ops::Deref for Folder {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
 /// A card of its own: the built library copied into a fresh folder with `settings` beside it.
-fn card_dir(settings: &str) -> (PathBuf, PathBuf) {
+fn card_dir(settings: &str) -> (Folder, PathBuf) {
     static N: AtomicUsize = AtomicUsize::new(0);
     let built = xinlian_sdf_sim::built_library().unwrap_or_else(|e| panic!("{e}"));
     let dir = std::env::temp_dir().join(format!(
@@ -50,7 +66,7 @@ fn card_dir(settings: &str) -> (PathBuf, PathBuf) {
     std::fs::write(dir.join(xinlian_sdf_sim::CONFIG_FILE_NAME), settings).unwrap();
     let lib = dir.join(xinlian_sdf_sim::LIBRARY_FILE);
     std::fs::copy(built, &lib).unwrap();
-    (dir, lib)
+    (Folder(dir), lib)
 }
 
 /// The bare client: the functions as the datasheet declares them.
@@ -103,7 +119,7 @@ fn load(lib: &PathBuf) -> Sdf {
 }
 
 /// A card opened with `settings`: the client, the device and one session.
-fn open(settings: &str) -> (Sdf, *mut c_void, *mut c_void, PathBuf) {
+fn open(settings: &str) -> (Sdf, *mut c_void, *mut c_void, Folder) {
     let (dir, lib) = card_dir(settings);
     let sdf = load(&lib);
     let (mut dev, mut sess) = (null_mut(), null_mut());
