@@ -244,7 +244,11 @@ impl SessionPool {
         for ((slot, worker), task) in live.into_iter().zip(tasks) {
             let (reply, answer) = mpsc::sync_channel(1);
             let sent = self.shared.now_ns();
-            worker.jobs.send(Job { task, reply }).map_err(|_| self.gone())?;
+            if worker.jobs.send(Job { task, reply }).is_err() {
+                // Its thread is gone: put a fresh worker in its place for the next batch.
+                self.retire(slot, &worker);
+                return Err(self.gone());
+            }
             waits.push((slot, worker, answer, sent));
         }
         let mut answers = Vec::with_capacity(waits.len());
@@ -274,7 +278,10 @@ impl SessionPool {
                         self.path().display()
                     )))
                 }
-                Err(RecvTimeoutError::Disconnected) => return Err(self.gone()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.retire(slot, worker);
+                    return Err(self.gone());
+                }
                 Err(RecvTimeoutError::Timeout) => {
                     let now = self.shared.now_ns();
                     let last = worker.state.progress_ns.load(Ordering::Acquire).max(sent_ns);
@@ -292,7 +299,7 @@ impl SessionPool {
 
     fn gone(&self) -> AccelError {
         AccelError::DeviceLost(format!(
-            "SDF {}: a session worker is gone (retired after a hang)",
+            "SDF {}: a session worker is gone (retired after a hang, or its thread ended)",
             self.path().display()
         ))
     }
