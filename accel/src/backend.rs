@@ -50,22 +50,36 @@ pub struct BackendInfo {
     pub parallelism: usize,
 }
 
-/// A failure of a device (or of the layer's own set-up), not of the input. Never a verdict.
+/// Everything that can go wrong in the acceleration layer; never a verdict. Three kinds, and
+/// [`AccelError::is_device_fault`] tells the first from the others:
+///
+/// - device faults at run time (`DeviceLost`, `Timeout`, `Corrupt`, `SelfTest`): the device
+///   failed; the dispatcher re-runs the work elsewhere and takes the device out of service
+///   until its self-test passes;
+/// - work a backend cannot take (`BatchTooLarge`, `MessageTooLarge`): the caller asked too
+///   much of a healthy device; the work runs elsewhere (the CPU takes anything) and the
+///   device stays in service;
+/// - start-up and set-up errors (`Config`, `NoRuntime`, `NoDevice`, `DeviceNotFound`,
+///   `Build`): the layer was opened wrongly or a device did not start; nothing was routed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AccelError {
-    /// The device is gone (unplugged, reset, driver lost).
+    /// Device fault: the device is gone (unplugged, reset, driver lost), or an OpenCL call on
+    /// it failed.
     #[error("device lost: {0}")]
     DeviceLost(String),
-    /// The device did not answer in time.
+    /// Device fault: the device did not answer in time.
     #[error("device timed out after {millis} ms")]
     Timeout {
         /// How long we waited.
         millis: u64,
     },
-    /// The device answered with something that cannot be right.
+    /// Device fault: the device answered with something that cannot be right.
     #[error("device returned corrupt results: {0}")]
     Corrupt(String),
-    /// The batch is larger than the backend takes.
+    /// Device fault: a known-answer self-test failed.
+    #[error("self-test failed: {0}")]
+    SelfTest(String),
+    /// Work too large: more items than the backend takes in one call.
     #[error("batch of {got} items exceeds the backend's limit of {max}")]
     BatchTooLarge {
         /// Items given.
@@ -73,16 +87,54 @@ pub enum AccelError {
         /// The limit.
         max: usize,
     },
-    /// A known-answer self-test failed.
-    #[error("self-test failed: {0}")]
-    SelfTest(String),
-    /// The `[accel]` configuration is invalid, or a device it requires did not start; the
-    /// message names the field.
+    /// Work too large: one SM3 message (or a card descriptor's input and output) is longer
+    /// than the backend takes in one piece: a card's DMA window, an OpenCL device's largest
+    /// allocation. See [`Backend::max_message_bytes`].
+    #[error("a message of {bytes} bytes exceeds the backend's limit of {max} bytes")]
+    MessageTooLarge {
+        /// Bytes given.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Set-up: the `[accel]` configuration is invalid, or a device it requires did not start;
+    /// the message names the field.
     #[error("accel config: {0}")]
     Config(String),
-    /// An async API was asked for outside a tokio runtime.
+    /// Set-up: an async API was asked for outside a tokio runtime.
     #[error("no async runtime: {0}")]
     NoRuntime(String),
+    /// Start-up: no OpenCL loader, platform or device on this machine.
+    #[error("no OpenCL device: {0}")]
+    NoDevice(String),
+    /// Start-up: an OpenCL device spec (`--device`, `opencl_devices`) matched nothing.
+    #[error("no OpenCL device matches {spec:?}; available: {available}")]
+    DeviceNotFound {
+        /// The spec given.
+        spec: String,
+        /// The devices there are, `index: platform / name`.
+        available: String,
+    },
+    /// Start-up: the OpenCL program did not compile for a device; the compiler's log says why.
+    #[error("the OpenCL program did not build on {device}; build log:\n{log}")]
+    Build {
+        /// `platform / name`.
+        device: String,
+        /// The compiler's build log.
+        log: String,
+    },
+}
+
+impl AccelError {
+    /// Whether the device failed (`DeviceLost`, `Timeout`, `Corrupt`, `SelfTest`): only such
+    /// an error takes a device out of service. Work too large for a device, and start-up or
+    /// set-up errors, say nothing about the health of a device that runs.
+    pub fn is_device_fault(&self) -> bool {
+        matches!(
+            self,
+            AccelError::DeviceLost(_) | AccelError::Timeout { .. } | AccelError::Corrupt(_) | AccelError::SelfTest(_)
+        )
+    }
 }
 
 /// One way to run SM2 verification and SM3 hashing. Every backend accepts and rejects
@@ -95,8 +147,15 @@ pub trait Backend: Send + Sync {
     /// items are already decoded, so nothing here is malformed).
     fn verify_batch(&self, items: &[PreparedVerify]) -> Result<Vec<Verdict>, AccelError>;
 
-    /// SM3 of every message, in order.
+    /// SM3 of every message, in order. A message longer than [`Backend::max_message_bytes`]
+    /// is refused with [`AccelError::MessageTooLarge`].
     fn sm3_batch(&self, msgs: &MessageBatch) -> Result<Vec<Digest>, AccelError>;
+
+    /// The longest single SM3 message this backend takes (the dispatcher hashes longer ones on
+    /// the CPU instead). Unlimited unless the device says otherwise.
+    fn max_message_bytes(&self) -> usize {
+        usize::MAX
+    }
 
     /// One level of the SM3 Merkle tree ([`xinlian_kernels::merkle::parent_level`]).
     fn merkle_level(&self, nodes: &[Digest]) -> Result<Vec<Digest>, AccelError>;

@@ -11,10 +11,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use xinlian_kernels::sm2::{self, AffinePoint, PublicKeyTable};
+use xinlian_kernels::sm2::{AffinePoint, PublicKeyTable};
 use xinlian_kernels::sm3::Digest;
 
-use crate::verdict::Verdict;
+use crate::signer;
 
 /// Limits of a [`KeyCache`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,8 +57,8 @@ pub struct KeyCache {
     inner: Mutex<Inner>,
 }
 
-/// (decoded key, Z, table if hot), or the malformed verdict.
-pub(crate) type Lookup = Result<(AffinePoint, Digest, Option<Arc<PublicKeyTable>>), Verdict>;
+/// (decoded key, Z, table if hot), or why the bytes are not a key.
+pub(crate) type Lookup = Result<(AffinePoint, Digest, Option<Arc<PublicKeyTable>>), xinlian_kernels::Error>;
 
 impl KeyCache {
     /// An empty cache with these limits.
@@ -115,8 +115,7 @@ impl KeyCache {
             Some((key, z, None, _)) => (key, z),
             None => {
                 // Decode and hash outside the lock: other threads keep going meanwhile.
-                let key = AffinePoint::from_sec1(pubkey).map_err(|e| Verdict::Malformed(e.to_string()))?;
-                let z = sm2::z_value(id, &key).map_err(|e| Verdict::Malformed(e.to_string()))?;
+                let (key, z) = signer::decode(pubkey, id)?;
                 let seen = {
                     let mut inner = self.lock();
                     if !inner.map.contains_key(&map_key) && inner.map.len() >= self.config.max_entries.max(1) {

@@ -3,7 +3,7 @@
 //! ```text
 //!  untrusted bytes ──> verdict::prepare ──> PreparedVerify ──> Backend::verify_batch ──> Verdict
 //!   (key, ID, msg, sig)   │ decode SEC1 key, DER/raw sig          │ cpu, opencl (kernels/cl),
-//!                         │ Z via cache::KeyCache, e = SM3(Z‖M)   │ card (hw_sim::abi), sdf (GM/T 0018)
+//!                         │ Z (cached: KeyCache), e = SM3(Z‖M)    │ card (hw_sim::abi), sdf (GM/T 0018)
 //!                         └─> Verdict::Malformed / Invalid early  └─> AccelError (device fault,
 //!                                                                      never a verdict)
 //! ```
@@ -17,7 +17,9 @@
 //!
 //! Decoding happens once, before any backend runs, so every backend judges exactly the same
 //! items; `Malformed` never depends on the device. A backend's failure is an [`AccelError`]:
-//! the caller re-runs the work elsewhere and never turns it into a verdict.
+//! the caller re-runs the work elsewhere and never turns it into a verdict, and only a device
+//! fault ([`AccelError::is_device_fault`]) takes the device out of service. Logs go through
+//! `tracing`; this crate installs no subscriber.
 
 pub mod backend;
 pub mod backends;
@@ -25,7 +27,13 @@ pub mod cache;
 pub mod config;
 pub mod dispatch;
 pub mod self_test;
+mod signer;
 pub mod verdict;
+
+// The integration tests' skip helper, shared so that unit tests skip the same visible way.
+#[cfg(test)]
+#[path = "../tests/it/skip.rs"]
+mod test_skip;
 
 pub use backend::{AccelError, Backend, BackendInfo, BackendKind};
 pub use backends::card::CardBackend;

@@ -1,7 +1,9 @@
-//! Verdicts, and the one place where keys and signatures are decoded.
+//! Verdicts, and the one place where a request's bytes become a backend's input.
 //!
 //! Owns: [`Verdict`], [`PreparedVerify`] (what a backend receives: a decoded key, e, r, s),
-//! and [`prepare`], which turns untrusted bytes into a `PreparedVerify` or a verdict.
+//! the signature's decoding (DER or raw r ‖ s), and [`prepare`], which turns untrusted bytes
+//! into a `PreparedVerify` or a verdict; the key and Z come from `signer` (through the
+//! [`KeyCache`] when one is given), and a key that does not decode is `Malformed` here.
 //! Decoding and hashing happen once, here, before any routing, so a `Malformed` verdict never
 //! depends on which backend ran.
 //! Never: panics on any input, whatever the bytes.
@@ -12,6 +14,7 @@ use std::sync::Arc;
 use xinlian_kernels::sm2::{self, AffinePoint, PublicKeyTable, Rejection};
 
 use crate::cache::KeyCache;
+use crate::signer;
 
 /// The answer for one signature. A value, never an error.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -92,14 +95,11 @@ pub struct VerifyRequest<'a> {
 /// [1, n-1], step B1/B2, known before any curve arithmetic).
 pub fn prepare(req: &VerifyRequest<'_>, cache: Option<&KeyCache>) -> Result<PreparedVerify, Verdict> {
     let (r, s) = decode_signature(req.sig)?;
-    let (key, z, table) = match cache {
-        Some(cache) => cache.lookup(req.pubkey, req.id)?,
-        None => {
-            let key = AffinePoint::from_sec1(req.pubkey).map_err(|e| Verdict::Malformed(e.to_string()))?;
-            let z = sm2::z_value(req.id, &key).map_err(|e| Verdict::Malformed(e.to_string()))?;
-            (key, z, None)
-        }
+    let decoded = match cache {
+        Some(cache) => cache.lookup(req.pubkey, req.id),
+        None => signer::decode(req.pubkey, req.id).map(|(key, z)| (key, z, None)),
     };
+    let (key, z, table) = decoded.map_err(|e| Verdict::Malformed(e.to_string()))?;
     let e = sm2::message_digest(&z, req.msg);
     Ok(PreparedVerify { key, table, e, r, s })
 }

@@ -6,7 +6,8 @@
 //!   (Z, M) ─> sm2::verify::{z_value, message_digest}     Z = SM3(ENTL‖ID‖a‖b‖xG‖yG‖xA‖yA), e = SM3(Z‖M)
 //!   (P, e, r, s) ─> sm2::verify::verify_prehashed_vartime   GB/T 32918.2 steps B1, B2, B5-B7
 //!                        └─ sm2::{field, scalar, point, table}: 4x64-bit limbs, Jacobian points,
-//!                           wNAF with precomputed tables for G and (optionally) per public key
+//!                           wNAF with precomputed tables for G and (optionally) per public key;
+//!                           sm2::path: portable or AVX-512 IFMA lanes, chosen once per process
 //! ```
 //!
 //! This crate knows no device, no thread, no I/O: pure functions over bytes and limbs.

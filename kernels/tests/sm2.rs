@@ -22,8 +22,8 @@ use xinlian_kernels::sm2::curve::{A_BYTES, B_BYTES, GX_BYTES, GY_BYTES, N_BYTES,
 use xinlian_kernels::sm2::field::Fe;
 use xinlian_kernels::sm2::scalar::Scalar;
 use xinlian_kernels::sm2::{
-    message_digest, verify_batch_vartime, verify_prehashed_vartime, verify_with_table_vartime, z_value, AffinePoint,
-    KeyRef, Prehashed, PublicKeyTable, Rejection, DEFAULT_ID,
+    check_scalars, message_digest, verify_batch_vartime, verify_prehashed_vartime, verify_with_table_vartime, z_value,
+    AffinePoint, KeyRef, Prehashed, PublicKeyTable, Rejection, DEFAULT_ID,
 };
 use xinlian_kernels::Error;
 
@@ -449,6 +449,30 @@ fn annex_a_tampered_signatures_are_rejected_for_the_right_reason() {
     for msg in [&b"message digesT"[..], b"message diges", b"message digest\0", b""] {
         let e = message_digest(&z, msg);
         assert_eq!(ours_all_paths(&a.key, &a.table, &e, &a.r, &a.s), Err(Rejection::Mismatch), "msg {msg:?}");
+    }
+}
+
+/// `check_scalars` (B1, B2, B5 alone, what the OpenCL backend runs on the host) gives the
+/// bigint model's rejection for edge values of r and s, and t = (r + s) mod n when both pass.
+#[test]
+fn check_scalars_is_steps_b1_b2_b5() {
+    let n = n();
+    let mut values: Vec<BigUint> = edge_values(&n);
+    values.extend([n.clone(), &n + 1u8, pow2(256) - 1u8]);
+    let mut rng = test_rng("check_scalars_is_steps_b1_b2_b5", 2);
+    values.extend((0..8).map(|_| big(&random_secret(&mut rng))));
+    for r in &values {
+        for s in values.iter().chain([&n - r % &n].iter()) {
+            let (rb, sb) = (be32(r), be32(s));
+            match check_scalars(&rb, &sb) {
+                Ok(checked) => {
+                    assert_eq!(range_rejection(&rb, &sb), None, "r {r:x} s {s:x}");
+                    assert_eq!(big(&checked.t.to_bytes()), (r + s) % &n, "t of r {r:x} s {s:x}");
+                    assert_eq!((checked.r.to_bytes(), checked.s.to_bytes()), (rb, sb));
+                }
+                Err(rejection) => assert_eq!(range_rejection(&rb, &sb), Some(rejection), "r {r:x} s {s:x}"),
+            }
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! Timings (printed, never asserted):
 //! `cargo test --release -p xinlian-kernels --test sm3 -- --ignored --nocapture sm3_throughput`.
 
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -206,7 +207,9 @@ fn path_selection_is_consistent() {
 #[ignore = "run by environment_variable_forces_a_narrower_path in a child process"]
 fn child_reports_selected_path() {
     // Run directly (`-- --ignored`), there is nothing to check: only the parent sets this.
+    // Said on stderr itself, past libtest's capture, so that the skip shows.
     let Ok(expected) = std::env::var("XINLIAN_TEST_EXPECTED_PATH") else {
+        let _ = writeln!(std::io::stderr(), "SKIPPED child_reports_selected_path: run only by its parent test");
         return;
     };
     assert_eq!(selected_path().name(), expected);

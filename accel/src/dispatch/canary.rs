@@ -100,25 +100,11 @@ impl CanaryPool {
     /// `items` with `count` canaries (about half valid, at least one of each when `count >= 2`)
     /// at random positions.
     pub(crate) fn seed(&self, items: &[PreparedVerify], count: usize, rng: &mut StdRng) -> Seeded {
-        let total = items.len() + count;
-        let mut positions: Vec<usize> = rand::seq::index::sample(rng, total, count).into_vec();
-        positions.sort_unstable();
-        let mut canaries = Vec::with_capacity(count);
-        let mut batch = Vec::with_capacity(total);
-        let mut real = items.iter();
-        let mut next = positions.iter().peekable();
-        for pos in 0..total {
-            if next.peek() == Some(&&pos) {
-                next.next();
-                let (item, verdict) =
-                    if canaries.len() % 2 == 0 { (self.valid(rng), Verdict::Valid) } else { self.invalid(rng) };
-                batch.push(item);
-                canaries.push((pos, verdict));
-            } else if let Some(item) = real.next() {
-                batch.push(item.clone());
-            }
-        }
-        Seeded { batch, canaries }
+        let positions = positions(items.len(), count, rng);
+        let (made, verdicts): (Vec<PreparedVerify>, Vec<Verdict>) =
+            (0..count).map(|k| if k % 2 == 0 { (self.valid(rng), Verdict::Valid) } else { self.invalid(rng) }).unzip();
+        let batch = interleave(items.iter().cloned(), made, &positions);
+        Seeded { batch, canaries: positions.into_iter().zip(verdicts).collect() }
     }
 }
 
@@ -129,22 +115,65 @@ impl Seeded {
         if verdicts.len() != self.batch.len() {
             return Err(format!("{} verdicts for a batch of {}", verdicts.len(), self.batch.len()));
         }
-        for (pos, want) in &self.canaries {
-            if verdicts[*pos] != *want {
-                return Err(format!("canary at {pos} came back {} (expected {want})", verdicts[*pos]));
+        let positions: Vec<usize> = self.canaries.iter().map(|(p, _)| *p).collect();
+        let (real, came_back) = separate(verdicts, &positions);
+        for ((pos, want), got) in self.canaries.iter().zip(&came_back) {
+            if got != want {
+                return Err(format!("canary at {pos} came back {got} (expected {want})"));
             }
         }
-        let mut out = Vec::with_capacity(verdicts.len() - self.canaries.len());
-        let mut next = self.canaries.iter().map(|(p, _)| *p).peekable();
-        for (i, v) in verdicts.into_iter().enumerate() {
-            if next.peek() == Some(&i) {
-                next.next();
-            } else {
-                out.push(v);
-            }
-        }
-        Ok(out)
+        Ok(real)
     }
+}
+
+/// Where `count` canaries go among `real` real items: `count` distinct positions below
+/// `real + count`, drawn at random, in increasing order.
+pub(crate) fn positions(real: usize, count: usize, rng: &mut StdRng) -> Vec<usize> {
+    let mut positions = rand::seq::index::sample(rng, real + count, count).into_vec();
+    positions.sort_unstable();
+    positions
+}
+
+/// Real items and canaries as one sequence, the canaries at `positions` (increasing, as
+/// [`positions`] draws them); the only place where the two are merged, for every kind of work.
+/// [`separate`] undoes it.
+pub(crate) fn interleave<T>(
+    real: impl IntoIterator<Item = T>,
+    canaries: impl IntoIterator<Item = T>,
+    positions: &[usize],
+) -> Vec<T> {
+    let (mut real, mut canaries) = (real.into_iter(), canaries.into_iter());
+    let mut next = positions.iter().peekable();
+    let mut out = Vec::with_capacity(real.size_hint().0 + positions.len());
+    loop {
+        let item = if next.peek() == Some(&&out.len()) {
+            next.next();
+            canaries.next()
+        } else {
+            real.next()
+        };
+        match item {
+            Some(item) => out.push(item),
+            None => return out,
+        }
+    }
+}
+
+/// The answers to an [`interleave`]d sequence, split back: (the real items' answers, the
+/// canaries' answers), each in order.
+pub(crate) fn separate<T>(mixed: Vec<T>, positions: &[usize]) -> (Vec<T>, Vec<T>) {
+    let mut real = Vec::with_capacity(mixed.len().saturating_sub(positions.len()));
+    let mut canaries = Vec::with_capacity(positions.len());
+    let mut next = positions.iter().peekable();
+    for (i, answer) in mixed.into_iter().enumerate() {
+        if next.peek() == Some(&&i) {
+            next.next();
+            canaries.push(answer);
+        } else {
+            real.push(answer);
+        }
+    }
+    (real, canaries)
 }
 
 #[cfg(test)]
@@ -171,6 +200,22 @@ mod tests {
                 Verdict::Valid
             };
             assert!(seeded.check(wrong).is_err());
+        }
+    }
+
+    #[test]
+    fn interleave_and_separate_are_inverses() {
+        let mut rng = StdRng::seed_from_u64(2);
+        for (real, count) in [(0usize, 0usize), (0, 3), (5, 0), (1, 1), (10, 4), (3, 9)] {
+            let at = positions(real, count, &mut rng);
+            // Real items are 0, 1, ...; canaries 1000, 1001, ...
+            let canaries: Vec<usize> = (1000..1000 + count).collect();
+            let mixed = interleave(0..real, canaries.clone(), &at);
+            assert_eq!(mixed.len(), real + count);
+            for (k, &p) in at.iter().enumerate() {
+                assert_eq!(mixed[p], canaries[k], "canary {k} at {p}");
+            }
+            assert_eq!(separate(mixed, &at), ((0..real).collect(), canaries));
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// Why a backend was taken out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum OutReason {
-    /// It returned an [`crate::AccelError`].
+    /// It returned a device fault ([`crate::AccelError::is_device_fault`]).
     Error,
     /// Its answers were wrong (a canary or a CPU re-check disagreed): quarantined.
     WrongAnswer,

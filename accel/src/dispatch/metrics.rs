@@ -1,6 +1,6 @@
 //! Counters per backend, and their Prometheus text rendering.
 //!
-//! Owns: [`BackendMetrics`] (lock-free counters and two histograms: the time of each backend
+//! Owns: `BackendMetrics` (lock-free counters and two histograms: the time of each backend
 //! call and the items in it), [`MetricsSnapshot`], and [`render_prometheus`] (text exposition
 //! format 0.0.4, one `backend` label). Items per second is `rate(xinlian_accel_items_total)`.
 //! Never: decisions (routing and health read the cost model and health, not these).
@@ -63,10 +63,10 @@ pub struct MetricsSnapshot {
     pub batches: u64,
     /// Time spent in the backend's calls, nanoseconds.
     pub busy_ns: u64,
-    /// Calls that returned an [`crate::AccelError`].
+    /// Calls that returned a device fault ([`crate::AccelError::is_device_fault`]).
     pub errors: u64,
-    /// Items that this backend did not answer (error or wrong answer) and that were redone
-    /// elsewhere.
+    /// Items that this backend did not answer (a device fault, a wrong answer, or work too
+    /// large for it) and that were redone elsewhere.
     pub fallback_items: u64,
     /// Canary items sent along with real work (their cost: device time spent on them).
     pub canary_items: u64,

@@ -24,7 +24,9 @@
 //! Owns: routing, fallback, result checking, per-backend health and metrics; the async API
 //! and coalescing of small requests live in [`batcher`].
 //! Never: turns a device fault into a verdict, answers an item twice or not at all, decodes
-//! input (items arrive prepared), or re-admits a backend without a passing self-test.
+//! input (items arrive prepared), re-admits a backend without a passing self-test, or takes
+//! a device out for work too large for it (an error that is not
+//! [`AccelError::is_device_fault`]: the work runs elsewhere, the device stays in).
 //!
 //! Checking device answers. A device may flip a verdict silently (the card simulator's
 //! `corrupt` fault flips one result of a descriptor). Three checks, all on by default:
@@ -54,6 +56,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use tracing::{debug, warn};
 use xinlian_kernels::merkle;
 use xinlian_kernels::sm3::{self, Digest};
 
@@ -146,7 +149,7 @@ pub struct BackendStatus {
     pub items: u64,
     /// Batches it answered.
     pub batches: u64,
-    /// Calls that returned a device error.
+    /// Calls that returned a device fault.
     pub errors: u64,
     /// Its modelled verification rate on large batches (signatures per second), from start-up
     /// calibration and the batches since.
@@ -444,12 +447,16 @@ impl Dispatcher {
                 Admission::Yes => out.push(i),
                 Admission::No => {}
                 Admission::Probe => {
-                    let passed = slot.backend.self_test().is_ok();
-                    if slot.health.probe_result(passed, Instant::now()) {
+                    let test = slot.backend.self_test();
+                    if slot.health.probe_result(test.is_ok(), Instant::now()) {
                         add(&slot.metrics.readmissions, 1);
+                        let after = lock(&slot.last_failure).clone().unwrap_or_default();
+                        warn!(backend = %slot.name, after = %after, "device back in service: its self-test passed");
                         out.push(i);
                     } else {
                         add(&slot.metrics.self_test_failures, 1);
+                        let error = test.err().map(|e| e.to_string()).unwrap_or_default();
+                        debug!(backend = %slot.name, %error, "self-test failed: the device stays out");
                     }
                 }
             }
@@ -569,13 +576,21 @@ impl Dispatcher {
         out
     }
 
-    /// Record a failure of `slot` (with `items` to be redone elsewhere) and take it out.
+    /// Record that `slot` did not answer `items` items (the caller redoes them elsewhere). A
+    /// device fault or a wrong answer takes it out of service; work too large for it does not
+    /// (the device is healthy; it was asked too much).
     fn failed(&self, slot: &Slot, failure: Failure, items: usize) {
         add(&slot.metrics.fallback_items, items as u64);
-        *lock(&slot.last_failure) = Some(match &failure {
+        let why = match &failure {
+            Failure::Error(e) if !e.is_device_fault() => {
+                debug!(backend = %slot.name, items, error = %e, "not a device fault: redone elsewhere, still in service");
+                return;
+            }
             Failure::Error(e) => e.to_string(),
             Failure::Wrong { why, .. } => why.clone(),
-        });
+        };
+        debug!(backend = %slot.name, items, reason = %why, "device share redone elsewhere");
+        *lock(&slot.last_failure) = Some(why.clone());
         let reason = match failure {
             Failure::Error(_) => {
                 add(&slot.metrics.errors, 1);
@@ -591,7 +606,13 @@ impl Dispatcher {
                 OutReason::WrongAnswer
             }
         };
-        slot.health.fail(reason, Instant::now());
+        if slot.health.fail(reason, Instant::now()) {
+            let what = match reason {
+                OutReason::Error => "device fault",
+                OutReason::WrongAnswer => "wrong answer, quarantined",
+            };
+            warn!(backend = %slot.name, reason = %why, "{what}: device out of service until its self-test passes");
+        }
     }
 
     fn record(&self, slot: &Slot, work: Work, items: usize, sent: usize, took: Duration) {
@@ -608,7 +629,10 @@ impl Dispatcher {
         let out = match slot.backend.verify_batch(items) {
             Ok(v) if v.len() == items.len() => v,
             // The CPU backend does not fail; if a custom one does, the kernels answer directly.
-            _ => verify_run(items),
+            _ => {
+                debug!(backend = %slot.name, items = items.len(), "CPU backend failed; the kernels answer directly");
+                verify_run(items)
+            }
         };
         self.record(slot, Work::Verify, items.len(), items.len(), t0.elapsed());
         out
@@ -681,13 +705,40 @@ impl Dispatcher {
         let t0 = Instant::now();
         let out = match slot.backend.sm3_batch(&batch) {
             Ok(d) if d.len() == msgs.len() => d,
-            _ => sm3::digest_batch(msgs),
+            _ => {
+                debug!(backend = %slot.name, messages = msgs.len(), "CPU backend failed; the kernels answer directly");
+                sm3::digest_batch(msgs)
+            }
         };
         self.record(slot, Work::Sm3, msgs.len(), msgs.len(), t0.elapsed());
         out
     }
 
+    /// SM3 of `msgs` on `slot`'s device, except the messages longer than it takes
+    /// ([`Backend::max_message_bytes`]), which are hashed on the CPU: one long message is no
+    /// reason to move the whole share, nor to fail the device.
     fn device_sm3(&self, slot: &Slot, msgs: &[&[u8]]) -> Result<Vec<Digest>, Failure> {
+        let limit = slot.backend.max_message_bytes();
+        if msgs.iter().all(|m| m.len() <= limit) {
+            return self.device_sm3_fitting(slot, msgs, limit);
+        }
+        let (long, fitting): (Vec<&[u8]>, Vec<&[u8]>) = msgs.iter().partition(|m| m.len() > limit);
+        debug!(backend = %slot.name, messages = long.len(), limit, "messages longer than the device takes: hashed on the CPU");
+        let mut on_device = self.device_sm3_fitting(slot, &fitting, limit)?.into_iter();
+        let mut on_cpu = self.cpu_sm3(&long).into_iter();
+        // Back in input order: each message's digest comes from where it went.
+        msgs.iter()
+            .map(|m| if m.len() > limit { on_cpu.next() } else { on_device.next() })
+            .collect::<Option<Vec<Digest>>>()
+            // Unreachable: both sides answer one digest per message (checked, or the CPU's).
+            .ok_or_else(|| Failure::Error(AccelError::Corrupt("fewer digests than messages".to_string())))
+    }
+
+    /// SM3 of `msgs`, each at most `limit` bytes, on `slot`'s device, with canaries.
+    fn device_sm3_fitting(&self, slot: &Slot, msgs: &[&[u8]], limit: usize) -> Result<Vec<Digest>, Failure> {
+        if msgs.is_empty() {
+            return Ok(Vec::new());
+        }
         let k = self.config.canaries;
         let per_call = slot.backend.info().max_batch.saturating_sub(k).max(1);
         let mut out = Vec::with_capacity(msgs.len());
@@ -696,29 +747,20 @@ impl Dispatcher {
             // positions; their digests come from the CPU.
             let (canaries, positions, spot) = {
                 let mut rng = lock(&self.rng);
-                let total = part.len() + k;
-                let mut positions = rand::seq::index::sample(&mut *rng, total, k).into_vec();
-                positions.sort_unstable();
+                let positions = canary::positions(part.len(), k, &mut rng);
                 let canaries: Vec<Vec<u8>> = (0..k)
                     .map(|_| {
-                        let len = part[rng.gen_range(0..part.len())].len().min(4096);
+                        let len = part[rng.gen_range(0..part.len())].len().min(4096).min(limit);
                         (0..len).map(|_| rng.gen()).collect()
                     })
                     .collect();
                 let spot: Vec<usize> = (0..k.min(part.len())).map(|_| rng.gen_range(0..part.len())).collect();
                 (canaries, positions, spot)
             };
-            let mut batch = MessageBatch::new();
-            let (mut real, mut fake) = (part.iter(), canaries.iter());
-            let mut next = positions.iter().peekable();
-            for pos in 0..part.len() + k {
-                if next.peek() == Some(&&pos) {
-                    next.next();
-                    batch.push(fake.next().map_or(&[][..], Vec::as_slice));
-                } else {
-                    batch.push(real.next().copied().unwrap_or(&[]));
-                }
-            }
+            let batch: MessageBatch =
+                canary::interleave(part.iter().copied(), canaries.iter().map(Vec::as_slice), &positions)
+                    .into_iter()
+                    .collect();
             add(&slot.metrics.canary_items, k as u64);
             let t0 = Instant::now();
             let digests = slot.backend.sm3_batch(&batch).map_err(Failure::Error)?;
@@ -730,18 +772,10 @@ impl Dispatcher {
                     batch.len()
                 ))));
             }
-            let mut mine = Vec::with_capacity(part.len());
-            let mut next = positions.iter().peekable();
-            let mut fake = canaries.iter();
-            for (pos, d) in digests.into_iter().enumerate() {
-                if next.peek() == Some(&&pos) {
-                    next.next();
-                    let msg = fake.next().map_or(&[][..], Vec::as_slice);
-                    if sm3::digest(msg) != d {
-                        return Err(Failure::Wrong { canary: true, why: format!("SM3 canary at {pos} differs") });
-                    }
-                } else {
-                    mine.push(d);
+            let (mine, came_back) = canary::separate(digests, &positions);
+            for ((msg, got), pos) in canaries.iter().zip(&came_back).zip(&positions) {
+                if sm3::digest(msg) != *got {
+                    return Err(Failure::Wrong { canary: true, why: format!("SM3 canary at {pos} differs") });
                 }
             }
             add(&slot.metrics.recheck_items, spot.len() as u64);
@@ -760,7 +794,10 @@ impl Dispatcher {
         let want = nodes.len().div_ceil(2);
         let out = match slot.backend.merkle_level(nodes) {
             Ok(l) if l.len() == want => l,
-            _ => merkle::parent_level(nodes),
+            _ => {
+                debug!(backend = %slot.name, nodes = nodes.len(), "CPU backend failed; the kernels answer directly");
+                merkle::parent_level(nodes)
+            }
         };
         self.record(slot, Work::Merkle, nodes.len(), nodes.len(), t0.elapsed());
         out

@@ -138,10 +138,10 @@ const EXPLORE_ALPHA: f64 = 0.5;
 /// oversubscribed, and the split batch can take longer than the CPU alone would (measured on 2
 /// cores with POCL's CPU device beside the CPU backend: 36-54k verifies/s split against 100k/s
 /// for the CPU alone; see the README's `[accel]` section). The per-backend cost models cannot
-/// see this, so
-/// the dispatcher times whole large batches both ways and routes by the faster, trying the
-/// slower one again now and then (at most once per [`EXPLORE_EVERY`] large batches, and rarely
-/// enough that the tries cost under 2% of the time) so that a change either way is noticed.
+/// see this, so the dispatcher times whole large batches both ways and routes by the faster,
+/// trying the slower one again now and then (at most once per `EXPLORE_EVERY` large batches,
+/// and rarely enough that the tries cost under 2% of the time) so that a change either way is
+/// noticed.
 /// Until both are measured, it splits (the cost models' answer), then runs one large batch on
 /// the CPU alone to have both figures.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -11,7 +11,8 @@
 //!   a wrong answer the driver cannot see (the dispatcher's canaries will); with every
 //!   detectable kind on at once, from one thread and from three, each answer is the CPU's or
 //!   an error, never a wrong verdict (fault seeds follow `XINLIAN_TEST_SEED`);
-//! - a message larger than a DMA window is `BatchTooLarge`, never truncated; a second card
+//! - a message longer than a DMA window allows is `MessageTooLarge` (not a device fault), never
+//!   truncated, and the longest one allowed is hashed; a second card
 //!   on a served BAR path is refused; a card that shuts down is `DeviceLost`;
 //! - the timing model reproduces each profile's nominal throughput within 5% (modelled time),
 //!   and realtime pacing never completes before the modelled latency.
@@ -48,6 +49,9 @@ impl Backend for SimulatedCard {
     }
     fn sm3_batch(&self, msgs: &MessageBatch) -> Result<Vec<Digest>, AccelError> {
         self.backend.sm3_batch(msgs)
+    }
+    fn max_message_bytes(&self) -> usize {
+        self.backend.max_message_bytes()
     }
     fn merkle_level(&self, nodes: &[Digest]) -> Result<Vec<Digest>, AccelError> {
         self.backend.merkle_level(nodes)
@@ -368,13 +372,17 @@ fn with_faults_on_every_answer_is_right_or_an_error() {
 #[test]
 fn a_message_larger_than_a_dma_window_is_refused_not_truncated() {
     let sim = simulated("fpga-1m", Pacing::Fast, FaultConfig::none(), 0);
-    let window = sim.backend.identity().window_bytes;
-    let big = vec![1u8; window + 1];
+    let max = sim.backend.max_message_bytes();
+    assert!(max < sim.backend.identity().window_bytes, "{max}");
+    let big = vec![1u8; max + 1];
     let msgs: MessageBatch = [b"abc".as_slice(), big.as_slice()].into_iter().collect();
-    assert!(matches!(sim.sm3_batch(&msgs), Err(AccelError::BatchTooLarge { .. })));
-    let fits = vec![2u8; window / 2];
-    let msgs: MessageBatch = [fits.as_slice()].into_iter().collect();
-    assert_eq!(sim.sm3_batch(&msgs).unwrap(), vec![sm3::digest(&fits)]);
+    let err = sim.sm3_batch(&msgs).unwrap_err();
+    assert_eq!(err, AccelError::MessageTooLarge { bytes: max + 1, max });
+    assert!(!err.is_device_fault(), "work too large is the caller's, not the card's: {err}");
+    // The longest message the card says it takes, it takes.
+    let fits = vec![2u8; max];
+    let msgs: MessageBatch = [b"abc".as_slice(), fits.as_slice()].into_iter().collect();
+    assert_eq!(sim.sm3_batch(&msgs).unwrap(), vec![sm3::digest(b"abc"), sm3::digest(&fits)]);
 }
 
 #[test]

@@ -5,5 +5,7 @@ mod card;
 mod config;
 mod conformance;
 mod dispatch;
+mod logs;
 mod opencl;
 mod sdf;
+mod skip;

@@ -281,7 +281,7 @@ pub(crate) fn double_lanes(ps: &mut [JacobianPoint]) {
     }
 }
 
-/// accs[lane] += q[k] for lane = lanes[k] (Jacobian addends), add-2007-bl, lanes interleaved.
+/// `accs[lane] += q[k]` for `lane = lanes[k]` (Jacobian addends), add-2007-bl, lanes interleaved.
 #[inline(always)]
 pub(crate) fn add_lanes(accs: &mut [JacobianPoint], lanes: &[usize], qs: &[JacobianPoint]) {
     let mut active = [0usize; LANES];
@@ -362,7 +362,7 @@ pub(crate) fn add_lanes(accs: &mut [JacobianPoint], lanes: &[usize], qs: &[Jacob
     }
 }
 
-/// accs[lane] += q[k] for lane = lanes[k] (affine addends), madd-2007-bl, lanes interleaved.
+/// `accs[lane] += q[k]` for `lane = lanes[k]` (affine addends), madd-2007-bl, lanes interleaved.
 #[inline(always)]
 pub(crate) fn add_affine_lanes(accs: &mut [JacobianPoint], lanes: &[usize], qs: &[AffinePoint]) {
     let mut active = [0usize; LANES];

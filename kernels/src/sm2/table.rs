@@ -1,6 +1,6 @@
 //! Precomputed tables of odd multiples, for the base point G and for hot public keys.
 //!
-//! Owns: [`SplitTable`] (the layout and how it is built), the process-wide table for G, and
+//! Owns: `SplitTable` (the layout and how it is built), the process-wide table for G, and
 //! [`PublicKeyTable`] (a per-key table the accel layer caches for signers seen often).
 //! Never: secret scalars (lookups index by public wNAF digits, in variable time).
 //!
@@ -13,6 +13,7 @@
 
 use std::sync::OnceLock;
 
+use super::path::{verify_path, VerifyPath};
 use super::point::{AffinePoint, JacobianPoint};
 
 /// Chunks of the G table: a doubling chain of 33 when the key side is also split 8 ways.
@@ -97,7 +98,7 @@ pub(crate) fn base_table() -> &'static SplitTable {
 pub fn warm_up() {
     let _ = base_table();
     #[cfg(target_arch = "x86_64")]
-    if super::verify::verify_path() == super::verify::VerifyPath::Ifma {
+    if verify_path() == VerifyPath::Ifma {
         super::ifma::warm_up();
     }
 }
@@ -119,9 +120,9 @@ pub struct PublicKeyTable {
 }
 
 impl PublicKeyTable {
-    /// Precompute the table for `key` in the layout of the path in use ([`verify_path`](super::verify_path)).
+    /// Precompute the table for `key` in the layout of the path in use ([`verify_path`]).
     pub fn new(key: &AffinePoint) -> PublicKeyTable {
-        let ifma = super::verify::verify_path() == super::verify::VerifyPath::Ifma;
+        let ifma = verify_path() == VerifyPath::Ifma;
         PublicKeyTable::with_layouts(key, !ifma, ifma)
     }
 

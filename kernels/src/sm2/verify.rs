@@ -10,6 +10,7 @@
 
 use super::curve;
 use super::field::{limbs_lt, Fe, P};
+use super::path::{available_verify_paths, verify_path, VerifyPath};
 use super::point::{add_affine_lanes, add_lanes, double_lanes, AffinePoint, JacobianPoint, LANES};
 use super::scalar::{add_raw, wnaf_vartime, Scalar, N};
 use super::table::{base_table, PublicKeyTable, SplitTable, G_CHUNKS, KEY_CHUNKS};
@@ -200,40 +201,6 @@ pub fn verify_batch_with_path(items: &[Prehashed<'_>], out: &mut [Result<(), Rej
     }
 }
 
-/// How B6 runs for cold keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VerifyPath {
-    /// Portable 64-bit limbs, a few verifications interleaved.
-    Portable,
-    /// AVX-512 IFMA, eight verifications per vector (x86-64 CPUs that have it).
-    Ifma,
-}
-
-/// Environment variable that forces the portable path: `XINLIAN_SM2_IFMA=0`.
-pub const IFMA_ENV: &str = "XINLIAN_SM2_IFMA";
-
-/// The paths this CPU can run, portable first.
-pub fn available_verify_paths() -> Vec<VerifyPath> {
-    #[cfg(target_arch = "x86_64")]
-    if super::ifma::available() {
-        return vec![VerifyPath::Portable, VerifyPath::Ifma];
-    }
-    vec![VerifyPath::Portable]
-}
-
-/// The path in use: IFMA when the CPU has it, unless `XINLIAN_SM2_IFMA=0` (read once).
-pub fn verify_path() -> VerifyPath {
-    static PATH: std::sync::OnceLock<VerifyPath> = std::sync::OnceLock::new();
-    *PATH.get_or_init(|| {
-        let off = std::env::var(IFMA_ENV).is_ok_and(|v| v == "0");
-        if off {
-            VerifyPath::Portable
-        } else {
-            available_verify_paths().pop().unwrap_or(VerifyPath::Portable)
-        }
-    })
-}
-
 /// A verification that passed B1, B2 and B5, waiting for B6-B7.
 #[derive(Clone)]
 struct Pending<'a> {
@@ -245,16 +212,21 @@ struct Pending<'a> {
     key: KeyRef<'a>,
 }
 
-/// Steps B1, B2, B5: (s, t, e mod n, r).
-/// Steps B1, B2 and B5 alone: what rejects a signature before any curve arithmetic, with its
-/// exact reason. A device that answers only "valid" or "invalid" (an SDF card) gets from the
-/// host just the signatures that pass these, so that every reason it cannot give is given here.
-pub fn check_scalars(r: &[u8; 32], s: &[u8; 32]) -> Result<(), Rejection> {
-    scalars(r, s).map(|_| ())
+/// r, s and t of a signature that passed the range checks (steps B1, B2 and B5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckedScalars {
+    /// r' in [1, n-1].
+    pub r: Scalar,
+    /// s' in [1, n-1].
+    pub s: Scalar,
+    /// t = (r' + s') mod n, not zero.
+    pub t: Scalar,
 }
 
-/// (r, s, t) after B1, B2 and B5.
-fn scalars(r: &[u8; 32], s: &[u8; 32]) -> Result<(Scalar, Scalar, Scalar), Rejection> {
+/// Steps B1, B2 and B5 of GB/T 32918.2 on their own: the checks that need no curve arithmetic.
+/// Every path runs exactly these (the OpenCL backend on the host before it packs an item), so
+/// that a signature out of range is rejected for the same reason wherever it is verified.
+pub fn check_scalars(r: &[u8; 32], s: &[u8; 32]) -> Result<CheckedScalars, Rejection> {
     // B1: r' in [1, n-1].
     let r = Scalar::from_bytes(r).filter(|r| !r.is_zero()).ok_or(Rejection::ROutOfRange)?;
     // B2: s' in [1, n-1].
@@ -264,11 +236,12 @@ fn scalars(r: &[u8; 32], s: &[u8; 32]) -> Result<(Scalar, Scalar, Scalar), Rejec
     if t.is_zero() {
         return Err(Rejection::TIsZero);
     }
-    Ok((r, s, t))
+    Ok(CheckedScalars { r, s, t })
 }
 
+/// Steps B1, B2, B5: (s, t, e mod n, r).
 fn precheck(item: &Prehashed<'_>) -> Result<(Scalar, Scalar, Scalar, Scalar), Rejection> {
-    let (r, s, t) = scalars(item.r, item.s)?;
+    let CheckedScalars { r, s, t } = check_scalars(item.r, item.s)?;
     // B3, B4: e' = SM3(Z_A ‖ M'), done by the caller; reduced mod n for B7.
     let e = Scalar::reduce_bytes(item.e);
     Ok((s, t, e, r))
@@ -295,7 +268,7 @@ const G_LEN: usize = 256 / G_CHUNKS + 1;
 const K_LEN: usize = 256 / KEY_CHUNKS + 1;
 const COLD_ODD: usize = 1 << (COLD_KEY_WIDTH - 2);
 
-/// B6: (x1', y1') = [s']G + [t]P_A for up to LANES verifications side by side, with one
+/// B6: `(x1', y1') = [s']G + [t]P_A` for up to LANES verifications side by side, with one
 /// doubling chain per lane (Straus/Shamir): G from its split table, P from its split table
 /// (hot) or from 8 odd multiples built here (cold).
 #[inline(never)]

@@ -311,9 +311,14 @@ impl CardDriver {
         input: &[u8],
         out_len: usize,
     ) -> Result<Option<Ticket>, AccelError> {
-        let out_offset = input.len().next_multiple_of(64);
-        if out_offset + out_len > self.identity.window_bytes || item_count > self.identity.max_items {
+        // Work too large for the card is the caller's error, not a fault: the encoder in
+        // card/mod.rs cuts batches to fit, so only a bug there could reach these.
+        if item_count > self.identity.max_items {
             return Err(AccelError::BatchTooLarge { got: item_count as usize, max: self.identity.max_items as usize });
+        }
+        let out_offset = input.len().next_multiple_of(64);
+        if out_offset + out_len > self.identity.window_bytes {
+            return Err(AccelError::MessageTooLarge { bytes: out_offset + out_len, max: self.identity.window_bytes });
         }
         let mut st = self.lock();
         self.check_card_locked(&mut st)?;

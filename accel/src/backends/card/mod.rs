@@ -16,7 +16,8 @@
 //! and putting the answers back in order. Never: turns a device fault into a verdict. A
 //! dropped or hung descriptor is `Timeout`, a reset card `DeviceLost`, an undefined status or
 //! result byte `Corrupt`; a flipped verdict is not detectable here (the dispatcher's
-//! canaries catch it).
+//! canaries catch it). An SM3 message that no DMA window holds is `MessageTooLarge`, the
+//! caller's to hash elsewhere, and says nothing about the card's health.
 
 pub mod driver;
 
@@ -77,6 +78,7 @@ impl CardBackend {
             max_batch: usize::MAX,
             parallelism: id.sm2_engines as usize,
         };
+        tracing::info!(backend = "card", device = %info.device, "card opened");
         Ok(CardBackend { info, path, driver })
     }
 
@@ -99,6 +101,11 @@ impl CardBackend {
     fn per_job(&self, bytes_per_item: usize, out_per_item: usize) -> usize {
         let id = self.driver.identity();
         ((id.window_bytes - 128) / (bytes_per_item + out_per_item)).min(id.max_items as usize).max(1)
+    }
+
+    /// Bytes of one DMA window an SM3 descriptor may use (128 kept for the output's alignment).
+    fn sm3_window(&self) -> usize {
+        self.driver.identity().window_bytes - 128
     }
 
     /// Run the jobs, keeping as many in flight as the card has windows; outputs in order.
@@ -161,6 +168,12 @@ fn digests_of(bytes: &[u8], out: &mut Vec<Digest>) {
     }
 }
 
+/// In + out bytes of an SM3 descriptor of `n` messages holding `bytes` bytes (the end offsets,
+/// the messages, alignment of the output, the digests; ABI.md).
+fn sm3_job_bytes(n: usize, bytes: usize) -> usize {
+    xinlian_hw_sim::engines::sm3_message_start(n) + bytes + 64 + n * abi::DIGEST_BYTES
+}
+
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -198,15 +211,11 @@ impl Backend for CardBackend {
     }
 
     fn sm3_batch(&self, msgs: &MessageBatch) -> Result<Vec<Digest>, AccelError> {
-        let id = self.driver.identity();
-        let window = id.window_bytes - 128;
-        let max_items = id.max_items as usize;
+        let window = self.sm3_window();
+        let max_items = self.driver.identity().max_items as usize;
         let mut jobs = Vec::new();
         let mut run: Vec<&[u8]> = Vec::new();
         let mut run_bytes = 0usize;
-        // In + out bytes of a run of n messages holding `bytes` bytes.
-        let need =
-            |n: usize, bytes: usize| xinlian_hw_sim::engines::sm3_message_start(n) + bytes + 64 + n * abi::DIGEST_BYTES;
         let flush = |run: &mut Vec<&[u8]>, jobs: &mut Vec<Job>| {
             if run.is_empty() {
                 return;
@@ -226,10 +235,10 @@ impl Backend for CardBackend {
             run.clear();
         };
         for m in msgs.iter() {
-            if need(1, m.len()) > window {
-                return Err(AccelError::BatchTooLarge { got: m.len(), max: window - need(1, 0) });
+            if m.len() > self.max_message_bytes() {
+                return Err(AccelError::MessageTooLarge { bytes: m.len(), max: self.max_message_bytes() });
             }
-            if run.len() == max_items || need(run.len() + 1, run_bytes + m.len()) > window {
+            if run.len() == max_items || sm3_job_bytes(run.len() + 1, run_bytes + m.len()) > window {
                 flush(&mut run, &mut jobs);
                 run_bytes = 0;
             }
@@ -242,6 +251,11 @@ impl Backend for CardBackend {
             digests_of(&out, &mut digests);
         }
         Ok(digests)
+    }
+
+    /// What one descriptor of a single message leaves for the message in a DMA window.
+    fn max_message_bytes(&self) -> usize {
+        self.sm3_window().saturating_sub(sm3_job_bytes(1, 0))
     }
 
     fn merkle_level(&self, nodes: &[Digest]) -> Result<Vec<Digest>, AccelError> {

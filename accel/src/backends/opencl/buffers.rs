@@ -12,7 +12,8 @@ use opencl3::context::Context;
 use opencl3::memory::{Buffer, CL_MEM_READ_ONLY, CL_MEM_WRITE_ONLY};
 use opencl3::types::cl_mem_flags;
 
-use super::OpenClError;
+use super::api;
+use crate::backend::AccelError;
 
 /// A device allocation of `T`s that grows on demand.
 pub(crate) struct DeviceBuffer<T> {
@@ -27,7 +28,7 @@ impl<T> DeviceBuffer<T> {
     }
 
     /// A buffer of at least `count` elements (at least one: OpenCL has no empty buffers).
-    pub(crate) fn ensure(&mut self, context: &Context, count: usize) -> Result<&mut Buffer<T>, OpenClError> {
+    pub(crate) fn ensure(&mut self, context: &Context, count: usize) -> Result<&mut Buffer<T>, AccelError> {
         let count = count.max(1);
         if self.buffer.is_none() || self.capacity < count {
             let capacity = count.next_power_of_two();
@@ -35,11 +36,12 @@ impl<T> DeviceBuffer<T> {
             // given, so the driver allocates device memory of capacity * size_of::<T>() bytes and
             // reads nothing from the host.
             let buffer = unsafe { Buffer::<T>::create(context, self.flags, capacity, ptr::null_mut()) }
-                .map_err(|e| OpenClError::Api { call: "clCreateBuffer", code: e.0 })?;
+                .map_err(api("clCreateBuffer"))?;
             self.buffer = Some(buffer);
             self.capacity = capacity;
         }
-        self.buffer.as_mut().ok_or(OpenClError::Api { call: "clCreateBuffer", code: 0 })
+        // Set just above when it was not; `None` here would be a bug in this function.
+        self.buffer.as_mut().ok_or_else(|| AccelError::DeviceLost("clCreateBuffer: no buffer held".to_string()))
     }
 
     /// Bytes allocated on the device.

@@ -11,7 +11,7 @@ use opencl3::device::{Device, CL_DEVICE_TYPE_ALL, CL_DEVICE_TYPE_CPU, CL_DEVICE_
 use opencl3::platform::get_platforms;
 use opencl3::types::cl_device_id;
 
-use super::OpenClError;
+use crate::backend::AccelError;
 
 /// One OpenCL device as the system reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,15 +69,15 @@ impl DeviceInfo {
 
 /// Every OpenCL device of every platform, in platform order. Taken once per process; an error
 /// (no OpenCL loader, no platform) is kept too and answered to every caller.
-pub fn devices() -> Result<&'static [DeviceInfo], OpenClError> {
-    static DEVICES: OnceLock<Result<Vec<DeviceInfo>, OpenClError>> = OnceLock::new();
+pub fn devices() -> Result<&'static [DeviceInfo], AccelError> {
+    static DEVICES: OnceLock<Result<Vec<DeviceInfo>, AccelError>> = OnceLock::new();
     DEVICES.get_or_init(enumerate).as_ref().map(|v| v.as_slice()).map_err(Clone::clone)
 }
 
-fn enumerate() -> Result<Vec<DeviceInfo>, OpenClError> {
+fn enumerate() -> Result<Vec<DeviceInfo>, AccelError> {
     // `get_platforms` loads libOpenCL.so.1 on first use (the `dynamic` feature of opencl3): a
     // machine without an OpenCL loader answers an error here, never a crash.
-    let platforms = get_platforms().map_err(|e| OpenClError::NoDevice(format!("no OpenCL platform ({e})")))?;
+    let platforms = get_platforms().map_err(|e| AccelError::NoDevice(format!("no OpenCL platform ({e})")))?;
     let mut out = Vec::new();
     for platform in platforms {
         let platform_name = platform.name().unwrap_or_else(|_| "unknown platform".to_string());
@@ -114,10 +114,10 @@ fn enumerate() -> Result<Vec<DeviceInfo>, OpenClError> {
 
 /// Pick a device. `None`: the first GPU, else the first device. `Some(spec)`: a decimal index
 /// into [`devices`], or a case-insensitive substring of "platform / name".
-pub fn select(spec: Option<&str>) -> Result<&'static DeviceInfo, OpenClError> {
+pub fn select(spec: Option<&str>) -> Result<&'static DeviceInfo, AccelError> {
     let all = devices()?;
     if all.is_empty() {
-        return Err(OpenClError::NoDevice("the OpenCL platforms list no device".to_string()));
+        return Err(AccelError::NoDevice("the OpenCL platforms list no device".to_string()));
     }
     let available = || all.iter().map(|d| format!("{}: {}", d.index, d.label())).collect::<Vec<_>>().join("; ");
     match spec.map(str::trim) {
@@ -126,12 +126,12 @@ pub fn select(spec: Option<&str>) -> Result<&'static DeviceInfo, OpenClError> {
             if let Ok(index) = spec.parse::<usize>() {
                 return all
                     .get(index)
-                    .ok_or_else(|| OpenClError::DeviceNotFound { spec: spec.to_string(), available: available() });
+                    .ok_or_else(|| AccelError::DeviceNotFound { spec: spec.to_string(), available: available() });
             }
             let needle = spec.to_lowercase();
             all.iter()
                 .find(|d| d.label().to_lowercase().contains(&needle))
-                .ok_or_else(|| OpenClError::DeviceNotFound { spec: spec.to_string(), available: available() })
+                .ok_or_else(|| AccelError::DeviceNotFound { spec: spec.to_string(), available: available() })
         }
     }
 }

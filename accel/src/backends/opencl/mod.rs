@@ -10,9 +10,11 @@
 //! ```
 //!
 //! Files: [`device`] (discovery, `--device SPEC`), [`program`] (build, binary cache, build
-//! log), [`buffers`] (device buffers kept and grown), this file (the backend and its batches).
+//! log), [`buffers`] (device buffers kept and grown), `chunks` (how a batch is cut, and the
+//! largest message a device takes), this file (the backend and its batches).
 //!
-//! Owns: every `unsafe` OpenCL call of the workspace, each with a `// SAFETY:` note.
+//! Owns: the backend, its start-up and its batches. Every `unsafe` OpenCL call of the
+//! workspace is in this folder (here, `buffers` and `program`), each with a `// SAFETY:` note.
 //! Never: decoding (items arrive prepared), verdicts from device faults (an API failure is an
 //! [`AccelError::DeviceLost`], an impossible result byte [`AccelError::Corrupt`]).
 //!
@@ -44,6 +46,7 @@
 //! that transfers over PCIe overlap kernels.
 
 pub mod buffers;
+mod chunks;
 pub mod device;
 pub mod program;
 
@@ -58,7 +61,7 @@ use opencl3::memory::{Buffer, CL_MEM_READ_WRITE};
 use opencl3::types::{cl_uint, CL_NON_BLOCKING};
 use xinlian_kernels::sm2::curve::{N_BYTES, P_BYTES};
 use xinlian_kernels::sm2::scalar::Scalar;
-use xinlian_kernels::sm2::Rejection;
+use xinlian_kernels::sm2::{check_scalars, CheckedScalars, Rejection};
 use xinlian_kernels::sm3::Digest;
 
 use crate::backend::{AccelError, Backend, BackendInfo, BackendKind};
@@ -66,6 +69,7 @@ use crate::verdict::{PreparedVerify, Verdict};
 use crate::{self_test, MessageBatch};
 
 use buffers::Lane;
+use chunks::{chunk_ranges, MAX_CHUNK_BYTES};
 pub use device::{devices, select, DeviceInfo};
 pub use program::{cache_dir, ProgramSource, CACHE_DIR_ENV};
 
@@ -77,9 +81,6 @@ const G_TABLE_WORDS: usize = 32 * 255 * 8;
 const RESULT_VALID: u8 = 0;
 const RESULT_IDENTITY: u8 = 4;
 const RESULT_MISMATCH: u8 = 5;
-/// A batch is cut into chunks of at least this many items (at most [`MAX_CHUNKS`] of them),
-/// alternating over the two lanes, so that uploads overlap kernels without drowning in launches.
-const MIN_CHUNK_ITEMS: usize = 2048;
 /// Work-group size of every launch (lowered to what a kernel allows on the device). Fixed, so
 /// that POCL, which compiles a kernel once per work-group size it sees (on first use, then from
 /// its cache), compiles each kernel once: left to the driver, the size follows the batch size, and
@@ -91,55 +92,16 @@ const WORK_GROUP: usize = 64;
 fn global_size(n: usize, local: usize) -> usize {
     n.div_ceil(local).max(1) * local
 }
-/// Chunks a batch is cut into at most (before the per-chunk size cap).
-const MAX_CHUNKS: usize = 4;
-/// Largest chunk, in items (keeps the work size in `uint` and buffers modest).
-const MAX_CHUNK_ITEMS: usize = 1 << 16;
-/// Largest SM3 chunk, in message bytes.
-const MAX_CHUNK_BYTES: usize = 32 << 20;
 
-/// Why an OpenCL backend could not start.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum OpenClError {
-    /// No OpenCL loader, platform or device.
-    #[error("no OpenCL device: {0}")]
-    NoDevice(String),
-    /// `--device SPEC` matched nothing.
-    #[error("no OpenCL device matches {spec:?}; available: {available}")]
-    DeviceNotFound {
-        /// The spec given.
-        spec: String,
-        /// The devices there are, `index: platform / name`.
-        available: String,
-    },
-    /// The kernels did not compile; the build log says why.
-    #[error("OpenCL program failed to build on {device} (error {code}):\n{log}")]
-    Build {
-        /// `platform / name`.
-        device: String,
-        /// The OpenCL error code.
-        code: i32,
-        /// The compiler's build log.
-        log: String,
-    },
-    /// An OpenCL call failed.
-    #[error("{call} failed with OpenCL error {code}")]
-    Api {
-        /// The OpenCL function.
-        call: &'static str,
-        /// The OpenCL error code.
-        code: i32,
-    },
-}
+/// What the OpenCL backend's start-up answered before the one error enum of the crate took
+/// its place: kept as a name so that callers matching `OpenClError::DeviceNotFound { .. }` still
+/// compile. New code names [`AccelError`].
+pub type OpenClError = AccelError;
 
-impl From<OpenClError> for AccelError {
-    fn from(e: OpenClError) -> AccelError {
-        AccelError::DeviceLost(e.to_string())
-    }
-}
-
-fn api(call: &'static str) -> impl Fn(opencl3::error_codes::ClError) -> OpenClError {
-    move |e| OpenClError::Api { call, code: e.0 }
+/// An OpenCL call that failed: the device failed it (at start-up or in a batch), so
+/// [`AccelError::DeviceLost`] with the call and its error code.
+pub(crate) fn api(call: &'static str) -> impl Fn(opencl3::error_codes::ClError) -> AccelError {
+    move |e| AccelError::DeviceLost(format!("{call} failed with OpenCL error {}", e.0))
 }
 
 /// How start-up went: where the program came from and what each step cost.
@@ -240,12 +202,12 @@ pub struct OpenClBackend {
 impl OpenClBackend {
     /// Start on the device `spec` names: `None` for the first GPU (else the first device), a
     /// decimal index into [`devices`], or a case-insensitive substring of "platform / name".
-    pub fn new(spec: Option<&str>) -> Result<OpenClBackend, OpenClError> {
+    pub fn new(spec: Option<&str>) -> Result<OpenClBackend, AccelError> {
         OpenClBackend::on_device(select(spec)?)
     }
 
     /// Start on a device from [`devices`].
-    pub fn on_device(device: &DeviceInfo) -> Result<OpenClBackend, OpenClError> {
+    pub fn on_device(device: &DeviceInfo) -> Result<OpenClBackend, AccelError> {
         let start = Instant::now();
         let context = Context::from_device(&device.device()).map_err(api("clCreateContext"))?;
         let queue = || {
@@ -338,6 +300,14 @@ impl OpenClBackend {
             queues[0].finish().map_err(api("clFinish"))?;
         }
         let first_launch_seconds = launch_start.elapsed().as_secs_f64();
+        let total_seconds = start.elapsed().as_secs_f64();
+        tracing::info!(
+            backend = "opencl",
+            device = %device.label(),
+            program = ?source,
+            seconds = total_seconds,
+            "OpenCL device started"
+        );
 
         let info = BackendInfo {
             name: "opencl".to_string(),
@@ -361,7 +331,7 @@ impl OpenClBackend {
                 program_seconds,
                 table_seconds,
                 first_launch_seconds,
-                total_seconds: start.elapsed().as_secs_f64(),
+                total_seconds,
             },
             state: Mutex::new(State { queues, lanes, sm3, merkle, verify, local, g_table, last: None, context }),
         })
@@ -392,13 +362,6 @@ impl OpenClBackend {
         // the queues are finished by `Flight`'s drop either way, so the state stays usable.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
-
-/// The chunks a batch of `n` items is cut into, as (start, end) pairs.
-fn chunk_ranges(n: usize) -> Vec<(usize, usize)> {
-    let chunks = (n / MIN_CHUNK_ITEMS).clamp(1, MAX_CHUNKS);
-    let per = n.div_ceil(chunks).clamp(1, MAX_CHUNK_ITEMS);
-    (0..n).step_by(per).map(|s| (s, (s + per).min(n))).collect()
 }
 
 /// Commands in flight on both queues. Dropping it waits for them, so that no host slice a
@@ -491,20 +454,12 @@ fn limbs_be(bytes: &[u8; 32]) -> [u64; 4] {
     out
 }
 
-/// Steps B1, B2, B5 on the host (the same checks, in the same order, as
-/// `kernels::sm2::verify`), then the 25 words the device needs for B6-B7.
+/// Steps B1, B2, B5 on the host (the kernels' own [`check_scalars`], so a rejection here is
+/// the CPU's), then the 25 words the device needs for B6-B7.
 fn pack_item(item: &PreparedVerify, out: &mut Vec<u64>) -> Result<(), Rejection> {
-    // B1: r' in [1, n-1].
-    let r = Scalar::from_bytes(&item.r).filter(|r| !r.is_zero()).ok_or(Rejection::ROutOfRange)?;
-    // B2: s' in [1, n-1].
-    let s = Scalar::from_bytes(&item.s).filter(|s| !s.is_zero()).ok_or(Rejection::SOutOfRange)?;
+    let CheckedScalars { r, s, t } = check_scalars(&item.r, &item.s)?;
     // B3, B4 (e' = SM3(Z_A ‖ M')) were done by `prepare`; e' is reduced mod n for B7.
     let e = Scalar::reduce_bytes(&item.e);
-    // B5: t = (r' + s') mod n; t = 0 fails.
-    let t = r.add(&s);
-    if t.is_zero() {
-        return Err(Rejection::TIsZero);
-    }
     // B7 is checked as x1 == c or x1 == c + n (when c + n < p), with c = (r' - e') mod n.
     let c = r.sub(&e).limbs();
     let n = limbs_be(&N_BYTES);
@@ -610,21 +565,7 @@ impl Backend for OpenClBackend {
         if ends.is_empty() {
             return Ok(Vec::new());
         }
-        // Chunks by count, then cut further so that no chunk exceeds MAX_CHUNK_BYTES (a single
-        // larger message goes alone).
-        let mut ranges = Vec::new();
-        for (start, end) in chunk_ranges(ends.len()) {
-            let mut s = start;
-            while s < end {
-                let base = if s == 0 { 0 } else { ends[s - 1] };
-                let mut e = s + 1;
-                while e < end && ends[e] - base <= MAX_CHUNK_BYTES {
-                    e += 1;
-                }
-                ranges.push((s, e));
-                s = e;
-            }
-        }
+        let ranges = chunks::sm3_ranges(ends, MAX_CHUNK_BYTES, self.max_message_bytes())?;
         let rebased: Vec<Vec<u64>> = ranges
             .iter()
             .map(|&(s, e)| {
@@ -679,6 +620,14 @@ impl Backend for OpenClBackend {
         }
         drop(guard);
         Ok(out.chunks_exact(32).map(|c| c.try_into().unwrap_or([0u8; 32])).collect())
+    }
+
+    /// The device's largest single allocation (no limit when the driver did not say).
+    fn max_message_bytes(&self) -> usize {
+        match self.device.max_alloc_bytes {
+            0 => usize::MAX,
+            bytes => usize::try_from(bytes).unwrap_or(usize::MAX),
+        }
     }
 
     fn merkle_level(&self, nodes: &[Digest]) -> Result<Vec<Digest>, AccelError> {

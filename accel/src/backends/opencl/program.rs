@@ -3,7 +3,8 @@
 //! Owns: the build options, the cache key (SM3 of the device's identity, the driver version,
 //! the options and the whole source), reading and writing cached binaries
 //! (`clGetProgramInfo(CL_PROGRAM_BINARIES)` / `clCreateProgramWithBinary`), and the build log
-//! in the error when the source does not compile. Never: running kernels.
+//! in the error when the source does not compile ([`AccelError::Build`], a start-up error,
+//! never a lost device). Never: running kernels.
 //!
 //! Cache folder: `$XINLIAN_CACHE_DIR`, else `$XDG_CACHE_HOME/xinlian`, else
 //! `$HOME/.cache/xinlian`; files `opencl-<key>.bin`. A cache that cannot be read or written
@@ -17,8 +18,9 @@ use opencl3::context::Context;
 use opencl3::program::Program;
 use xinlian_kernels::{cl, sm3};
 
+use super::api;
 use super::device::DeviceInfo;
-use super::OpenClError;
+use crate::backend::AccelError;
 
 /// Build options: OpenCL C 1.2, no fast-math (integer code; nothing to relax).
 pub(crate) const BUILD_OPTIONS: &str = "-cl-std=CL1.2";
@@ -58,7 +60,7 @@ fn cache_key(device: &DeviceInfo, source: &str) -> String {
 
 /// Build (or load) the program for `device` in `context`. Returns it, how it was obtained,
 /// and the seconds it took.
-pub(crate) fn build(context: &Context, device: &DeviceInfo) -> Result<(Program, ProgramSource, f64), OpenClError> {
+pub(crate) fn build(context: &Context, device: &DeviceInfo) -> Result<(Program, ProgramSource, f64), AccelError> {
     build_source(context, device, &cl::program_source(), cache_dir())
 }
 
@@ -68,7 +70,7 @@ fn build_source(
     device: &DeviceInfo,
     source: &str,
     cache: Option<PathBuf>,
-) -> Result<(Program, ProgramSource, f64), OpenClError> {
+) -> Result<(Program, ProgramSource, f64), AccelError> {
     let start = Instant::now();
     let path = cache.map(|dir| dir.join(format!("opencl-{}.bin", cache_key(device, source))));
     if let Some(binary) = path.as_ref().and_then(|p| std::fs::read(p).ok()) {
@@ -76,15 +78,16 @@ fn build_source(
             return Ok((program, ProgramSource::Cached, start.elapsed().as_secs_f64()));
         }
     }
-    let mut program = Program::create_from_source(context, source)
-        .map_err(|e| OpenClError::Api { call: "clCreateProgramWithSource", code: e.0 })?;
-    if let Err(e) = program.build(context.devices(), BUILD_OPTIONS) {
+    let mut program = Program::create_from_source(context, source).map_err(api("clCreateProgramWithSource"))?;
+    // Any failure of the build is reported as the compiler's own words: the log names the
+    // file, line and symbol, which an error code (CL_BUILD_PROGRAM_FAILURE) does not.
+    if program.build(context.devices(), BUILD_OPTIONS).is_err() {
         let log = context
             .devices()
             .first()
             .and_then(|&id| program.get_build_log(id).ok())
             .unwrap_or_else(|| "(no build log)".to_string());
-        return Err(OpenClError::Build { device: device.label(), code: e.0, log });
+        return Err(AccelError::Build { device: device.label(), log });
     }
     if let Some(path) = path {
         store(&program, &path);
@@ -118,21 +121,30 @@ fn store(program: &Program, path: &std::path::Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_skip::missing_device;
 
-    /// A kernel that does not compile gives an error carrying the compiler's log, which names
-    /// the problem; no device here: nothing to check.
+    /// A kernel that does not compile is a start-up error (not a device fault) carrying the
+    /// compiler's log, which names the problem.
     #[test]
     fn a_build_failure_returns_the_build_log() {
-        let Ok(device) = super::super::select(None) else {
-            eprintln!("skipped: no OpenCL device");
-            return;
+        let device = match super::super::select(None) {
+            Ok(device) => device,
+            Err(e) => return missing_device(&format!("no OpenCL device ({e})")),
         };
-        let Ok(context) = Context::from_device(&device.device()) else { return };
+        let context = Context::from_device(&device.device()).expect("a context on a listed device");
         let source = "__kernel void broken(__global uint *out) { out[0] = undeclared_name; }";
-        match build_source(&context, device, source, None) {
-            Err(OpenClError::Build { log, .. }) => assert!(log.contains("undeclared_name"), "{log}"),
-            Err(other) => panic!("expected a build error, got {other}"),
+        let err = match build_source(&context, device, source, None) {
             Ok(_) => panic!("a broken kernel built"),
+            Err(e) => e,
+        };
+        assert!(!err.is_device_fault(), "{err}");
+        assert!(err.to_string().contains("undeclared_name"), "{err}");
+        match err {
+            AccelError::Build { device: name, log } => {
+                assert_eq!(name, device.label());
+                assert!(log.contains("undeclared_name"), "{log}");
+            }
+            other => panic!("expected AccelError::Build, got {other:?}"),
         }
     }
 }
