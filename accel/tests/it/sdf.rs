@@ -9,14 +9,16 @@
 //! - the soft card passes the self-test, reports its DEVICEINFO, and sizes its pool from it
 //!   (` x10`: ten sessions) or from `sessions`; the conformance suite runs on it too
 //!   (`conformance_backend`);
+//! - no message limit: a message longer than the card's `BufferSize` is hashed in pieces;
 //! - refusals at open: a stub that answers OK to everything (refused naming the known-bad
 //!   signature), the wrong field layout either way (refused with the `layout` hint), a library
-//!   that lacks the SDF symbols (each missing one named); the 32-byte layout, set on both sides,
-//!   gives the CPU's verdicts;
-//! - faults: `drop` and `reset` are `DeviceLost`, a code outside `invalid_codes` too, a code the
-//!   standard does not define (`status`) is `Corrupt`, a hang past the watchdog is `Timeout`; each
-//!   time the backend works again once the faults stop (sessions closed and reopened after their
-//!   back-off; a hung session's worker replaced); `invalid_codes` is per library;
+//!   that lacks the SDF symbols (each missing one named) or a path with no file (`Config`, not a
+//!   device fault); the 32-byte layout, set on both sides, gives the CPU's verdicts;
+//! - faults, each a device fault (`AccelError::is_device_fault`): `drop` and `reset` are
+//!   `DeviceLost`, a code outside `invalid_codes` too, a code the standard does not define
+//!   (`status`) is `Corrupt`, a hang past the watchdog is `Timeout`; each time the backend works
+//!   again once the faults stop (sessions closed and reopened after their back-off; a hung
+//!   session's worker replaced); `invalid_codes` is per library;
 //! - through the dispatcher: a card with errors, hangs and flipped answers never changes a
 //!   verdict and carries work; one that flips every answer is quarantined;
 //! - the signer: its public key is the key store's, its signatures verify with the CPU backend
@@ -138,6 +140,9 @@ impl Backend for Shared {
     fn sm3_batch(&self, msgs: &MessageBatch) -> Result<Vec<Digest>, AccelError> {
         self.0.sm3_batch(msgs)
     }
+    fn max_message_bytes(&self) -> usize {
+        self.0.max_message_bytes()
+    }
     fn merkle_level(&self, nodes: &[Digest]) -> Result<Vec<Digest>, AccelError> {
         self.0.merkle_level(nodes)
     }
@@ -184,6 +189,12 @@ fn the_soft_card_passes_its_self_test_and_sizes_its_pool_from_deviceinfo() {
     assert_eq!(b.sessions(), 3);
     let msgs: MessageBatch = [b"abc".as_slice(), &[7u8; 200_000], b""].into_iter().collect();
     assert_eq!(b.sm3_batch(&msgs).unwrap(), msgs.iter().map(sm3::digest).collect::<Vec<_>>());
+    // No message limit: SM3 streams in pieces of at most BufferSize (and 64 KiB), so a message
+    // longer than the card's buffer is hashed in many pieces, never MessageTooLarge.
+    assert_eq!(b.max_message_bytes(), usize::MAX);
+    let long = vec![0x5a_u8; usize::try_from(b.device_info().buffer_size).unwrap().max(64 << 10) + 1];
+    let msgs: MessageBatch = [long.as_slice()].into_iter().collect();
+    assert_eq!(b.sm3_batch(&msgs).unwrap(), vec![sm3::digest(&long)]);
 }
 
 #[test]
@@ -210,13 +221,16 @@ fn the_wrong_field_layout_is_refused_with_the_layout_hint() {
 fn a_library_without_the_sdf_symbols_is_refused_naming_them() {
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
     let libc = maps.lines().filter_map(|l| l.find('/').map(|i| &l[i..])).find(|p| p.contains("libc.so")).unwrap();
+    // The operator named the wrong file: a set-up error (`Config`), not a device fault.
     let err = SdfBackend::open(&SdfConfig::new(libc)).err().unwrap();
     assert!(
-        matches!(&err, AccelError::DeviceLost(m) if m.contains("lacks SDF_OpenDevice") && m.contains("SDF_HashFinal")),
+        matches!(&err, AccelError::Config(m) if m.contains("lacks SDF_OpenDevice") && m.contains("SDF_HashFinal")),
         "{err}"
     );
+    assert!(!err.is_device_fault(), "{err}");
     let err = SdfBackend::open(&SdfConfig::new("/no/such/libsdf.so")).err().unwrap();
-    assert!(matches!(&err, AccelError::DeviceLost(m) if m.contains("/no/such/libsdf.so")), "{err}");
+    assert!(matches!(&err, AccelError::Config(m) if m.contains("/no/such/libsdf.so")), "{err}");
+    assert!(!err.is_device_fault(), "{err}");
 }
 
 /// A card with one fault kind always on: the first batch meets it; once the faults stop the
@@ -226,6 +240,7 @@ fn fault_kind(settings: &str) -> AccelError {
     let b = SdfBackend::open_untested(&SdfConfig { sessions: 2, ..card.quick() }).unwrap();
     let (prepared, expected) = items(40, 63);
     let err = b.verify_batch(&prepared).err().unwrap_or_else(|| panic!("{settings}: a faulty answer was taken"));
+    assert!(err.is_device_fault(), "{settings}: {err} must take the device out of service");
     std::thread::sleep(Duration::from_millis(120));
     let err2 = b.sm3_batch(&[b"abc".as_slice()].into_iter().collect()).err().unwrap();
     assert_eq!(std::mem::discriminant(&err), std::mem::discriminant(&err2), "{settings}: {err} / {err2}");
@@ -287,6 +302,7 @@ fn invalid_codes_are_per_library() {
     let (prepared, _) = items(40, 65);
     let err = b.verify_batch(&prepared).err().unwrap();
     assert!(matches!(&err, AccelError::DeviceLost(m) if m.contains("SDR_VERIFYERR")), "{err}");
+    assert!(err.is_device_fault(), "{err}");
     assert!(b.self_test().is_err());
 }
 
@@ -422,8 +438,10 @@ fn a_wrong_password_or_index_is_a_config_error() {
     let (card, _) = signer_card("");
     let err = SdfSigner::open(&card.lib, 1, b"wrong").err().unwrap();
     assert!(matches!(&err, AccelError::Config(m) if m.contains("SDR_PRKRERR")), "{err}");
+    assert!(!err.is_device_fault(), "{err}");
     let err = SdfSigner::open(&card.lib, 2, PASSWORD).err().unwrap();
     assert!(matches!(&err, AccelError::Config(m) if m.contains("SDR_KEYNOTEXIST")), "{err}");
+    assert!(!err.is_device_fault(), "{err}");
 }
 
 #[test]
@@ -433,6 +451,7 @@ fn a_corrupted_signature_is_never_returned() {
     card.set_faults("corrupt=1");
     let err = signer.sign(b"m").err().unwrap();
     assert!(matches!(&err, AccelError::Corrupt(m) if m.contains("does not verify")), "{err}");
+    assert!(err.is_device_fault(), "{err}");
     card.set_faults("none");
     assert!(signer.sign(b"m").is_ok());
 }

@@ -84,13 +84,21 @@ impl CallError {
         CallError { function, code: None, detail }
     }
 
-    /// As an error of the library at `path`. A refused key access (no such key, wrong password,
-    /// no right) is `Config`: the operator's setting, not the device, is wrong. Any other code
-    /// the standard defines is `DeviceLost`; an undefined code or an impossible answer `Corrupt`.
+    /// As an error of the library at `path`, in the kinds of [`AccelError::is_device_fault`]:
+    /// - a refused key access (no such key, wrong password, no right) while taking the key's
+    ///   access right or exporting its public key is `Config`: the operator's index or password
+    ///   is wrong, not the device (the same code from any other call is a device fault: a card
+    ///   that forgot a right it granted, or a key, has failed);
+    /// - any other code the standard defines is `DeviceLost` (a dropped call, a reset card, a
+    ///   session the card closed);
+    /// - an undefined code or an impossible answer with `SDR_OK` is `Corrupt`.
+    ///
+    /// A hung call is never a `CallError`: the session pool's watchdog makes it `Timeout`.
     pub fn into_accel(self, path: &Path) -> AccelError {
         let text = format!("SDF {}: {self}", path.display());
+        let key_setting = matches!(self.function, "SDF_GetPrivateKeyAccessRight" | "SDF_ExportSignPublicKey_ECC");
         match self.code {
-            Some(SDR_KEYNOTEXIST | SDR_PRKRERR | SDR_PARDENY) => AccelError::Config(text),
+            Some(SDR_KEYNOTEXIST | SDR_PRKRERR | SDR_PARDENY) if key_setting => AccelError::Config(text),
             Some(code) if sdf_abi::code_name(code).is_some() => AccelError::DeviceLost(text),
             _ => AccelError::Corrupt(text),
         }
@@ -130,12 +138,14 @@ pub struct SdfLibrary {
 unsafe fn symbol<T: Copy>(lib: &Library, name: &str) -> Result<T, AccelError> {
     // SAFETY: the caller gives the C signature of `name` as T; the library stays loaded forever.
     let sym = unsafe { lib.get::<T>(name.as_bytes()) };
-    sym.map(|s| *s).map_err(|e| AccelError::DeviceLost(format!("SDF symbol {name}: {e}")))
+    sym.map(|s| *s).map_err(|e| AccelError::Config(format!("SDF symbol {name}: {e}")))
 }
 
 impl SdfLibrary {
+    /// A file that does not load or lacks a symbol is `Config`: the operator named a file that
+    /// is not an SDF library; no device has been asked anything.
     fn load(path: &Path) -> Result<SdfLibrary, AccelError> {
-        let fail = |why: String| AccelError::DeviceLost(format!("SDF library {}: {why}", path.display()));
+        let fail = |why: String| AccelError::Config(format!("SDF library {}: {why}", path.display()));
         // SAFETY: loading runs the library's initialisers. It is the vendor's SDF library the
         // operator named in the config, loaded exactly as any SDF client loads it.
         let lib = unsafe { Library::new(path) }.map_err(|e| fail(format!("cannot load: {e}")))?;
@@ -203,9 +213,11 @@ static LOADED: Mutex<Vec<Loaded>> = Mutex::new(Vec::new());
 
 impl SdfDevice {
     /// The open device of the library at `path`: loaded and opened on first use, shared after.
+    /// A path that is not there, or not an SDF library, is `Config`; a device that the library
+    /// does not open is what its code says ([`CallError::into_accel`]).
     pub fn open(path: &Path) -> Result<Arc<SdfDevice>, AccelError> {
         let canonical = std::fs::canonicalize(path)
-            .map_err(|e| AccelError::DeviceLost(format!("SDF library {}: {e}", path.display())))?;
+            .map_err(|e| AccelError::Config(format!("SDF library {}: {e}", path.display())))?;
         let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
         let at = match loaded.iter().position(|l| l.path == canonical) {
             Some(at) => at,

@@ -21,6 +21,17 @@
 //! Owns: host-side checks, the structs' encoding per layout, sizing the session pool, the
 //! self-test's refusals. Never: raw calls (`ffi`) or threads (`session`).
 //!
+//! Errors, in the kinds of [`AccelError::is_device_fault`]: a call hung past the watchdog is
+//! `Timeout`; a dropped call, a reset card, any other code the standard defines that is not in
+//! `invalid_codes`, or every session down is `DeviceLost`; a code the standard does not define
+//! and an impossible answer are `Corrupt`; a failed self-test is `SelfTest`. Caller and set-up
+//! errors, never device faults: a library path that is not there or not an SDF library, a bad
+//! `[accel] sdf_libraries` entry, and (the signer) a wrong key index or password are `Config`.
+//!
+//! No message limit: SM3 streams through `SDF_HashUpdate` in pieces no larger than the card's
+//! `BufferSize`, so a message of any length fits ([`Backend::max_message_bytes`] keeps its
+//! unlimited default and nothing here is ever `MessageTooLarge`).
+//!
 //! What a card's "invalid" cannot say: B6's point at infinity. The host has ruled out every
 //! other reason, so a card's invalid is `Invalid(Mismatch)`; a signature whose B6 sum is the
 //! identity (it takes a crafted key and signature) is `Identity` on the CPU and `Mismatch` here.
@@ -158,6 +169,7 @@ impl SdfBackend {
             max_batch: usize::MAX,
             parallelism: sessions,
         };
+        tracing::info!(backend = "sdf", device = %info.device, "SDF library opened");
         Ok(SdfBackend { info, config: config.clone(), device_info, pool })
     }
 

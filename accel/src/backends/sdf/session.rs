@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use tracing::{debug, warn};
 use xinlian_hw_sim::sdf_abi::{DeviceInfo, EccRefPublicKey, EccSignature, FieldLayout, SDR_OK};
 use zeroize::Zeroizing;
 
@@ -226,14 +227,26 @@ impl SessionPool {
         Ok(live)
     }
 
-    /// Retire the worker in `slot` (if it is still `worker`) and put a fresh one in its place.
-    fn retire(&self, slot: usize, worker: &Worker) {
+    /// Retire the worker in `slot` (if it is still `worker`) and put a fresh one in its place;
+    /// `why` goes to the log.
+    fn retire(&self, slot: usize, worker: &Worker, why: &str) {
         worker.state.retired.store(true, Ordering::Release);
         let mut workers = self.workers.write().unwrap_or_else(|p| p.into_inner());
         if workers.get(slot).is_some_and(|w| Arc::ptr_eq(&w.state, &worker.state)) {
             // Without a fresh thread the slot keeps the retired worker, which `live` skips.
-            if let Ok(fresh) = self.spawn() {
-                workers[slot] = fresh;
+            match self.spawn() {
+                Ok(fresh) => {
+                    workers[slot] = fresh;
+                    warn!(backend = "sdf", library = %self.path().display(), slot, reason = why, "SDF session worker replaced");
+                }
+                Err(e) => warn!(
+                    backend = "sdf",
+                    library = %self.path().display(),
+                    slot,
+                    reason = why,
+                    error = %e,
+                    "SDF session worker retired; no fresh one started"
+                ),
             }
         }
     }
@@ -246,7 +259,7 @@ impl SessionPool {
             let sent = self.shared.now_ns();
             if worker.jobs.send(Job { task, reply }).is_err() {
                 // Its thread is gone: put a fresh worker in its place for the next batch.
-                self.retire(slot, &worker);
+                self.retire(slot, &worker, "its thread had ended");
                 return Err(self.gone());
             }
             waits.push((slot, worker, answer, sent));
@@ -279,14 +292,14 @@ impl SessionPool {
                     )))
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.retire(slot, worker);
+                    self.retire(slot, worker, "its thread ended without an answer");
                     return Err(self.gone());
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     let now = self.shared.now_ns();
                     let last = worker.state.progress_ns.load(Ordering::Acquire).max(sent_ns);
                     if Duration::from_nanos(now.saturating_sub(last)) >= watchdog {
-                        self.retire(slot, worker);
+                        self.retire(slot, worker, "hung: no call finished within the watchdog");
                         let waited = Duration::from_nanos(now.saturating_sub(sent_ns));
                         return Err(AccelError::Timeout {
                             millis: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
@@ -419,7 +432,7 @@ impl Slot {
             Ok(Err(e)) => Failure::Call(e),
             Err(p) => Failure::Panicked(panic_text(p.as_ref())),
         };
-        self.fail(state, &failure);
+        self.fail(shared, state, &failure);
         Err(failure)
     }
 
@@ -439,22 +452,31 @@ impl Slot {
             }
             Err(e) => {
                 let failure = Failure::Call(e);
-                self.fail(state, &failure);
+                self.fail(shared, state, &failure);
                 Err(failure)
             }
         }
     }
 
     /// Close the session (a device code leaves it in an unknown state) and back off.
-    fn fail(&mut self, state: &WorkerState, failure: &Failure) {
+    fn fail(&mut self, shared: &Shared, state: &WorkerState, failure: &Failure) {
         self.session = None;
         self.failures = self.failures.saturating_add(1);
         let backoff = BACKOFF_INITIAL.saturating_mul(1 << self.failures.min(16).saturating_sub(1)).min(BACKOFF_MAX);
         *lock(&state.down_until) = Some(Instant::now() + backoff);
-        *lock(&state.last_failure) = match failure {
+        let why = match failure {
             Failure::Call(e) => e.to_string(),
             Failure::Panicked(why) => format!("panic: {why}"),
         };
+        debug!(
+            backend = "sdf",
+            library = %shared.device.library().path().display(),
+            failures = self.failures,
+            backoff_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
+            reason = %why,
+            "SDF session closed; reopened after its back-off"
+        );
+        *lock(&state.last_failure) = why;
     }
 }
 

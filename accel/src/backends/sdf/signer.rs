@@ -68,6 +68,12 @@ impl SdfSigner {
             })?,
             _ => return Err(AccelError::Corrupt("SDF: a public key asked, something else answered".to_string())),
         };
+        tracing::info!(
+            backend = "sdf",
+            library = %config.path.display(),
+            index,
+            "SDF signer opened: the node's key is in the card"
+        );
         Ok(SdfSigner { pool, index, public_key, path: config.path.clone() })
     }
 
