@@ -20,6 +20,8 @@ pub enum BackendKind {
     OpenCl,
     /// A crypto card speaking the hw-sim card ABI.
     Card,
+    /// A crypto card behind its vendor's GM/T 0018 (SDF) library.
+    Sdf,
 }
 
 impl fmt::Display for BackendKind {
@@ -28,6 +30,7 @@ impl fmt::Display for BackendKind {
             BackendKind::Cpu => "cpu",
             BackendKind::OpenCl => "opencl",
             BackendKind::Card => "card",
+            BackendKind::Sdf => "sdf",
         })
     }
 }

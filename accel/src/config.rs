@@ -12,6 +12,8 @@
 //! cpu_threads = 0                # 0: every core
 //! opencl_devices = []            # specs as `xinlian devices` lists them; []: every device
 //! card_bars = []                 # []: /dev/shm/xinlian-card-0 when a card is served there
+//! sdf_libraries = []             # GM/T 0018 libraries: [{ path = "/opt/vendor/libsdf.so" }, ...]
+//!                                # (keys: backends/sdf/settings.rs)
 //! max_batch = 4096
 //! cpu_only_below = 64
 //! min_device_share = 64
@@ -31,9 +33,11 @@
 //! ```
 //!
 //! Which devices, and what happens when one does not start:
-//! - `backends = "auto"`: every OpenCL device (or those `opencl_devices` names) and every card
-//!   (those in `card_bars`, else the default BAR path if that file exists). A device that cannot
-//!   start is left out with a warning ([`Accel::warnings`]); the node runs on what is left.
+//! - `backends = "auto"`: every OpenCL device (or those `opencl_devices` names), every card
+//!   (those in `card_bars`, else the default BAR path if that file exists) and every library in
+//!   `sdf_libraries` (none by default: a vendor's library is never guessed). A device that cannot
+//!   start (an SDF library that fails its self-test included) is left out with a warning
+//!   ([`Accel::warnings`]); the node runs on what is left.
 //! - `backends = [..]`: exactly the kinds listed, and each listed device kind is *required*:
 //!   a named card or OpenCL device that does not start fails [`AccelConfig::open`] with
 //!   [`AccelError::Config`]. Why: an operator who writes `["cpu", "card"]` has said there is a
@@ -55,13 +59,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::backend::{AccelError, Backend, BackendKind};
 use crate::backends::card::{CardBackend, DEFAULT_BAR_PATH};
 use crate::backends::opencl::{self, DeviceInfo, OpenClBackend};
+use crate::backends::sdf::{SdfBackend, SdfConfig};
 use crate::cache::{KeyCache, KeyCacheConfig};
 /// What [`Accel::backends`] lists (defined with the dispatcher, which knows it).
 pub use crate::dispatch::BackendStatus;
 use crate::dispatch::{AsyncDispatcher, BatcherConfig, DispatchConfig, Dispatcher};
 
 /// Backend names as the config and `--backend` spell them.
-const KIND_NAMES: &[&str] = &["cpu", "opencl", "card"];
+const KIND_NAMES: &[&str] = &["cpu", "opencl", "card", "sdf"];
 
 impl Serialize for BackendKind {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -75,7 +80,7 @@ impl<'de> Deserialize<'de> for BackendKind {
         impl Visitor<'_> for Kind {
             type Value = BackendKind;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a backend name: \"cpu\", \"opencl\" or \"card\"")
+                f.write_str("a backend name: \"cpu\", \"opencl\", \"card\" or \"sdf\"")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<BackendKind, E> {
                 kind_by_name(v).ok_or_else(|| E::unknown_variant(v, KIND_NAMES))
@@ -90,6 +95,7 @@ fn kind_by_name(name: &str) -> Option<BackendKind> {
         "cpu" => Some(BackendKind::Cpu),
         "opencl" => Some(BackendKind::OpenCl),
         "card" => Some(BackendKind::Card),
+        "sdf" => Some(BackendKind::Sdf),
         _ => None,
     }
 }
@@ -167,7 +173,7 @@ impl<'de> Deserialize<'de> for Backends {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccelConfig {
-    /// `"auto"` (every device found) or a list of `"cpu"`, `"opencl"`, `"card"`; the CPU is
+    /// `"auto"` (every device found) or a list of `"cpu"`, `"opencl"`, `"card"`, `"sdf"`; the CPU is
     /// always present as last resort. Listed devices are required (see the module docs).
     pub backends: Backends,
     /// Threads of the CPU backend (0: every core).
@@ -178,6 +184,10 @@ pub struct AccelConfig {
     /// BAR files of cards; empty: [`DEFAULT_BAR_PATH`] if that file exists (with `"auto"`), or
     /// must exist (with `"card"` listed).
     pub card_bars: Vec<PathBuf>,
+    /// GM/T 0018 (SDF) libraries, each a card of the `sdf` backend ([`SdfConfig`]: path,
+    /// invalid_codes, sessions, layout, watchdog); empty: no SDF device (with `"sdf"` listed in
+    /// `backends`, an error).
+    pub sdf_libraries: Vec<SdfConfig>,
     /// A coalesced batch of the async batcher closes at this many signatures; larger requests
     /// go straight to the dispatcher.
     pub max_batch: usize,
@@ -226,6 +236,7 @@ impl Default for AccelConfig {
             cpu_threads: d.cpu_threads,
             opencl_devices: Vec::new(),
             card_bars: Vec::new(),
+            sdf_libraries: Vec::new(),
             max_batch: b.max_batch,
             cpu_only_below: d.cpu_only_below,
             min_device_share: d.min_device_share,
@@ -309,6 +320,7 @@ impl AccelConfig {
                 return Err(bad(format!("card_bars: {} listed twice (one driver per card)", bar.display())));
             }
         }
+        self.validate_sdf()?;
         if !(1..=MAX_BATCH).contains(&self.max_batch) {
             return Err(bad(format!("max_batch = {}: must be in 1..={MAX_BATCH}", self.max_batch)));
         }
@@ -357,6 +369,22 @@ impl AccelConfig {
         }
         if self.key_cache_entries == 0 {
             return Err(bad("key_cache_entries = 0: must be at least 1".to_string()));
+        }
+        Ok(())
+    }
+
+    fn validate_sdf(&self) -> Result<(), AccelError> {
+        if self.backends.required() && self.backends.wants(BackendKind::Sdf) && self.sdf_libraries.is_empty() {
+            return Err(
+                bad("backends lists \"sdf\" but sdf_libraries is empty: name the vendor's library".to_string()),
+            );
+        }
+        let mut seen = HashSet::new();
+        for (i, lib) in self.sdf_libraries.iter().enumerate() {
+            lib.validate(i)?;
+            if !seen.insert(&lib.path) {
+                return Err(bad(format!("sdf_libraries[{i}].path: {} listed twice", lib.path.display())));
+            }
         }
         Ok(())
     }
@@ -462,6 +490,14 @@ impl AccelConfig {
                 }
             }
         }
+        if self.backends.wants(BackendKind::Sdf) {
+            for lib in &self.sdf_libraries {
+                match SdfBackend::open(lib) {
+                    Ok(b) => backends.push(Arc::new(b)),
+                    Err(e) => left_out(format!("SDF library {} did not start: {e}", lib.path.display()))?,
+                }
+            }
+        }
         Ok(Devices { backends, warnings })
     }
 
@@ -495,7 +531,7 @@ impl AccelConfig {
 
 /// The devices [`AccelConfig::open_devices`] started.
 pub struct Devices {
-    /// Started devices, OpenCL first, then cards (the CPU is not among them).
+    /// Started devices, OpenCL first, then cards, then SDF libraries (the CPU is not among them).
     pub backends: Vec<Arc<dyn Backend>>,
     /// One line per device left out.
     pub warnings: Vec<String>,

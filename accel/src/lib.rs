@@ -3,7 +3,7 @@
 //! ```text
 //!  untrusted bytes ──> verdict::prepare ──> PreparedVerify ──> Backend::verify_batch ──> Verdict
 //!   (key, ID, msg, sig)   │ decode SEC1 key, DER/raw sig          │ cpu, opencl (kernels/cl),
-//!                         │ Z (cached: KeyCache), e = SM3(Z‖M)    │ card (hw_sim::abi)
+//!                         │ Z (cached: KeyCache), e = SM3(Z‖M)    │ card (hw_sim::abi), sdf (GM/T 0018)
 //!                         └─> Verdict::Malformed / Invalid early  └─> AccelError (device fault,
 //!                                                                      never a verdict)
 //! ```
@@ -39,6 +39,7 @@ pub use backend::{AccelError, Backend, BackendInfo, BackendKind};
 pub use backends::card::CardBackend;
 pub use backends::cpu::CpuBackend;
 pub use backends::opencl::OpenClBackend;
+pub use backends::sdf::{SdfBackend, SdfConfig, SdfSigner};
 pub use cache::{KeyCache, KeyCacheConfig};
 pub use config::{Accel, AccelConfig, Backends};
 pub use dispatch::{AsyncDispatcher, BackendStatus, BatcherConfig, DispatchConfig, Dispatcher};

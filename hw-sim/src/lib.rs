@@ -16,12 +16,17 @@
 //! [`abi`] is the card's datasheet in code (`hw-sim/ABI.md` in prose); it knows nothing of
 //! accel, and accel's driver speaks it to whatever has this ABI. The simulator runs on a thread
 //! ([`Card::spawn`]) in tests, or in its own process (`xinlian card serve`).
+//!
+//! [`sdf_abi`] is the other datasheet here: GM/T 0018 (SDF), the API every Chinese crypto card's
+//! vendor library speaks. The soft card `xinlian-sdf-sim` (`hw-sim/sdf/`) exports it over this
+//! crate's profiles, timing model and faults; accel's `sdf` driver loads any library that has it.
 
 pub mod abi;
 pub mod card;
 pub mod engines;
 pub mod faults;
 pub mod profiles;
+pub mod sdf_abi;
 pub mod timing;
 
 pub use abi::{Bar, Counters, ABI_VERSION, DEFAULT_BAR_PATH};

@@ -452,7 +452,7 @@ fn annex_a_tampered_signatures_are_rejected_for_the_right_reason() {
     }
 }
 
-/// `check_scalars` (B1, B2, B5 alone, what the OpenCL backend runs on the host) gives the
+/// `check_scalars` (B1, B2, B5 alone, what the OpenCL and SDF backends run on the host) gives the
 /// bigint model's rejection for edge values of r and s, and t = (r + s) mod n when both pass.
 #[test]
 fn check_scalars_is_steps_b1_b2_b5() {

@@ -3,3 +3,4 @@
 pub mod card;
 pub mod cpu;
 pub mod opencl;
+pub mod sdf;

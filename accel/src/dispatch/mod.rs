@@ -199,7 +199,7 @@ fn default_costs(backend: &dyn Backend) -> [CostModel; 3] {
         BackendKind::Cpu => {
             [CostModel::new(20e-6, 25e-6 / par), CostModel::new(5e-6, 1e-6 / par), CostModel::new(5e-6, 0.3e-6 / par)]
         }
-        BackendKind::Card | BackendKind::OpenCl => {
+        BackendKind::Card | BackendKind::OpenCl | BackendKind::Sdf => {
             [CostModel::new(1e-3, 20e-6), CostModel::new(1e-3, 1e-6), CostModel::new(1e-3, 0.3e-6)]
         }
     }

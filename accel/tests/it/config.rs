@@ -48,6 +48,7 @@ calibrate = false
 key_cache_entries = 5000
 key_table_bytes = 1048576
 key_table_after = 7
+sdf_libraries = [{ path = "/opt/vendor/libsdf.so", invalid_codes = [0x0100000E, 0x01020014], sessions = 4, layout = "32", watchdog_ms = 1500 }]
 "#;
 
 fn config_err(doc: &str) -> String {
@@ -84,6 +85,7 @@ fn a_full_document_round_trips() {
     assert!((c.recheck_valid_rate - 0.25).abs() < f64::EPSILON);
     assert_eq!((c.backoff_initial_ms, c.backoff_max_ms), (50, 60_000));
     assert_eq!((c.key_cache_entries, c.key_table_bytes, c.key_table_after), (5000, 1 << 20, 7));
+    assert_eq!((c.sdf_libraries[0].sessions, c.sdf_libraries[0].invalid_codes[1]), (4, 0x0102_0014));
 
     // Serialized back, it is the same table as the document, and parses to the same config.
     let written = toml::Table::try_from(&c).unwrap();

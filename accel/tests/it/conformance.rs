@@ -1,7 +1,8 @@
 //! The conformance suite: every backend built must give the CPU reference's answers, byte for
 //! byte. [`backends()`] holds the cpu backend on one and on two threads, every OpenCL device
-//! found (POCL in CI, where a missing device is a failure) and a simulated card served
-//! in-process; every test here runs on each of them unchanged.
+//! found (POCL in CI, where a missing device is a failure), a simulated card served
+//! in-process, and the SDF backend on the soft card `libxinlian_sdf_sim.so` (a second,
+//! independent implementation: RustCrypto); every test here runs on each of them unchanged.
 //!
 //! The references: [`verify_one`] for verdicts, [`sm3::digest`] for digests and
 //! [`merkle::root`] for Merkle roots. What is checked:
@@ -50,6 +51,8 @@ pub(crate) fn backends() -> Vec<Box<dyn Backend>> {
     all.extend(crate::opencl::conformance_backend());
     // The card: hw-sim's pcie-2019 on a thread of this process, no faults, fast pacing.
     all.push(crate::card::conformance_backend());
+    // SDF: the soft card (RustCrypto math) through dlopen, one for the whole process.
+    all.push(crate::sdf::conformance_backend());
     all
 }
 

@@ -1,5 +1,6 @@
 //! What the acceleration layer logs (through `tracing`; the library installs no subscriber):
-//! a device's start-up at info, its quarantine and its re-admission at warn with the reason.
+//! a device's start-up at info, its quarantine and its re-admission at warn with the reason;
+//! an SDF session worker replaced after a hang at warn with the reason.
 //! A subscriber of this test's own collects the events on this thread (the dispatcher reports
 //! failures and re-admissions on the caller's thread).
 //!
@@ -18,7 +19,8 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 use xinlian_accel::backends::card::DriverConfig;
-use xinlian_accel::{Backend, CardBackend, DispatchConfig, Dispatcher};
+use xinlian_accel::backends::sdf::SdfConfig;
+use xinlian_accel::{AccelError, Backend, CardBackend, DispatchConfig, Dispatcher, SdfBackend};
 use xinlian_hw_sim::{Card, CardConfig, FaultConfig, Profile};
 
 /// Every event as (level, "field=value ..." with the message among the fields).
@@ -61,16 +63,21 @@ impl Subscriber for Collected {
 /// The child's name, as the parent asks for it.
 const CHILD: &str = "logs::child_logs_start_up_quarantine_and_readmission";
 
-#[test]
-fn start_up_quarantine_and_readmission_are_logged_with_the_reason() {
+/// Run the ignored test `child` alone in a child process of this binary; it must pass.
+fn run_child(child: &str) {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", CHILD, "--ignored", "--test-threads=1"])
+        .args(["--exact", child, "--ignored", "--test-threads=1"])
         .output()
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the child failed:\n{text}");
     // A filter that matched nothing would pass too: the child must have run.
     assert!(text.contains("1 passed"), "the child did not run:\n{text}");
+}
+
+#[test]
+fn start_up_quarantine_and_readmission_are_logged_with_the_reason() {
+    run_child(CHILD);
 }
 
 /// Run by [`start_up_quarantine_and_readmission_are_logged_with_the_reason`], alone in its
@@ -113,4 +120,31 @@ fn child_logs_start_up_quarantine_and_readmission() {
         back.as_deref().is_some_and(|t| t.contains("device lost")),
         "re-admission line without the cause: {back:?}"
     );
+}
+
+/// The SDF child's name, as its parent asks for it.
+const SDF_CHILD: &str = "logs::child_logs_sdf_start_up_and_a_hung_session";
+
+#[test]
+fn sdf_start_up_and_a_hung_session_are_logged() {
+    run_child(SDF_CHILD);
+}
+
+/// Run by [`sdf_start_up_and_a_hung_session_are_logged`], alone in its process (see the module
+/// docs): the SDF backend's start-up at info, and a session hung past the watchdog at warn
+/// (logged on the caller's thread, where the watchdog fires) with the reason.
+#[test]
+#[ignore = "run in a child process by sdf_start_up_and_a_hung_session_are_logged"]
+fn child_logs_sdf_start_up_and_a_hung_session() {
+    let logs = Collected::default();
+    tracing::subscriber::with_default(logs.clone(), || {
+        let card = crate::sdf::SoftCard::new("faults = \"hang=1\"\nhang_ms = 1500\n");
+        let config = SdfConfig { sessions: 1, watchdog_ms: 300, ..card.config() };
+        let b = SdfBackend::open_untested(&config).unwrap();
+        let err = b.sm3_batch(&[b"abc".as_slice()].into_iter().collect()).err().unwrap();
+        assert!(matches!(err, AccelError::Timeout { .. }), "{err}");
+    });
+    assert!(logs.find(Level::INFO, &["backend=\"sdf\"", "SDF library opened"]).is_some(), "no start-up line");
+    let hung = logs.find(Level::WARN, &["backend=\"sdf\"", "worker replaced"]);
+    assert!(hung.as_deref().is_some_and(|t| t.contains("hung")), "hung session line without its reason: {hung:?}");
 }

@@ -7,4 +7,5 @@ mod conformance;
 mod dispatch;
 mod logs;
 mod opencl;
+mod sdf;
 mod skip;

@@ -224,8 +224,9 @@ pub struct CheckedScalars {
 }
 
 /// Steps B1, B2 and B5 of GB/T 32918.2 on their own: the checks that need no curve arithmetic.
-/// Every path runs exactly these (the OpenCL backend on the host before it packs an item), so
-/// that a signature out of range is rejected for the same reason wherever it is verified.
+/// Every path runs exactly these (the OpenCL backend on the host before it packs an item; the
+/// SDF backend on the host before it calls the card, which can only answer "invalid"), so that
+/// a signature out of range is rejected for the same reason wherever it is verified.
 pub fn check_scalars(r: &[u8; 32], s: &[u8; 32]) -> Result<CheckedScalars, Rejection> {
     // B1: r' in [1, n-1].
     let r = Scalar::from_bytes(r).filter(|r| !r.is_zero()).ok_or(Rejection::ROutOfRange)?;
