@@ -2,7 +2,8 @@
 
 use xinlian_kernels::merkle;
 
-use crate::keys::Signer;
+use crate::error::ChainError;
+use crate::keys::{BlockSigner, Signer};
 use crate::types::{Block, BlockHeader, Hash, Transaction};
 
 /// The leaf hashes of the tx root: SM3(00 ‖ tx id) per transaction.
@@ -25,4 +26,10 @@ pub fn tx_root(txs: &[Transaction]) -> Hash {
 pub fn sign(header: BlockHeader, signer: &Signer, txs: Vec<Transaction>) -> Block {
     let signature = signer.sign(&header.signing_bytes());
     Block { header, signature, txs }
+}
+
+/// Sign a header with any [`BlockSigner`] (a card's can fail) and put the block together.
+pub fn try_sign(header: BlockHeader, signer: &dyn BlockSigner, txs: Vec<Transaction>) -> Result<Block, ChainError> {
+    let signature = signer.try_sign(&header.signing_bytes())?;
+    Ok(Block { header, signature, txs })
 }

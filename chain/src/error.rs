@@ -8,6 +8,9 @@ pub enum ChainError {
     /// Bytes or JSON that are not a transaction, block or certificate: the message names the field.
     #[error("{0}")]
     Codec(String),
+    /// The device holding the node's key failed to sign.
+    #[error("signing: {0}")]
+    Sign(String),
     /// A key that cannot be read or is not an SM2 key.
     #[error("key: {0}")]
     Key(String),

@@ -14,6 +14,26 @@ use xinlian_kernels::sm2::DEFAULT_ID;
 use crate::error::ChainError;
 use crate::types::PublicKey;
 
+/// What signs a node's blocks: a key in memory ([`Signer`]) or one that never leaves a
+/// crypto card (the node's SDF signer). Signing in a card can fail; a failure is an error,
+/// never a block with a bad signature.
+pub trait BlockSigner: Send + Sync {
+    /// The public key, 65 bytes uncompressed.
+    fn public_key(&self) -> &PublicKey;
+    /// SM2 signature r ‖ s over `msg` with the default ID.
+    fn try_sign(&self, msg: &[u8]) -> Result<[u8; 64], ChainError>;
+}
+
+impl BlockSigner for Signer {
+    fn public_key(&self) -> &PublicKey {
+        Signer::public_key(self)
+    }
+
+    fn try_sign(&self, msg: &[u8]) -> Result<[u8; 64], ChainError> {
+        Ok(self.sign(msg))
+    }
+}
+
 /// A secret key and what signs with it.
 pub struct Signer {
     key: sm2::dsa::SigningKey,

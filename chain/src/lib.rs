@@ -30,5 +30,5 @@ pub use check::{Known, Parent, Reject, SignatureCheck};
 pub use error::ChainError;
 pub use executor::Execution;
 pub use genesis::Genesis;
-pub use keys::Signer;
+pub use keys::{BlockSigner, Signer};
 pub use types::{Account, Block, BlockHeader, Hash, Payload, PublicKey, Receipt, Transaction, TxLocation};

@@ -32,6 +32,7 @@ fn config(common: &CommonArgs) -> AccelConfig {
         // `--device ""` meant "the default device" before there was a config: no spec.
         opencl_devices: common.device.iter().filter(|d| !d.trim().is_empty()).cloned().collect(),
         card_bars: common.card.iter().filter(|p| !p.as_os_str().is_empty()).cloned().collect(),
+        sdf_libraries: common.sdf_lib.iter().map(xinlian_accel::SdfConfig::new).collect(),
         ..AccelConfig::default()
     }
 }

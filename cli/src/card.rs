@@ -83,3 +83,41 @@ pub(crate) fn open_backend(path: Option<&Path>) -> anyhow::Result<CardBackend> {
         format!("no usable card at {} (start one with `xinlian card serve --bar {}`)", path.display(), path.display())
     })
 }
+
+/// `xinlian card sdf-keys` options.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SdfKeysArgs {
+    /// The key file to write (mode 0600; never overwritten). Name it as `keystore` in the soft
+    /// card's `xinlian-sdf-sim.toml`, or in $XINLIAN_SDF_SIM_KEYSTORE.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// How many keys, at indexes 1..=N.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    count: u32,
+    /// A file holding the keys' access password (its first line). Never given on the command
+    /// line, where other users could read it.
+    #[arg(long, value_name = "FILE")]
+    password_file: PathBuf,
+}
+
+/// The first line of a password file, without its line end.
+pub(crate) fn read_password(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read the password file {}", path.display()))?;
+    let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    anyhow::ensure!(!line.is_empty(), "the password file {} is empty", path.display());
+    Ok(line.to_vec())
+}
+
+pub(crate) fn sdf_keys(args: &SdfKeysArgs) -> anyhow::Result<()> {
+    let password = read_password(&args.password_file)?;
+    let keys: Vec<xinlian_sdf_sim::NewKey<'_>> =
+        (1..=args.count).map(|index| xinlian_sdf_sim::NewKey { index, password: &password, secret: None }).collect();
+    let made = xinlian_sdf_sim::create_keystore(&args.out, &keys)
+        .with_context(|| format!("cannot make the key file {}", args.out.display()))?;
+    eprintln!("wrote {} keys to {}", made.len(), args.out.display());
+    for k in made {
+        println!("{} {}", k.index, hex::encode(k.public_key));
+    }
+    Ok(())
+}

@@ -13,6 +13,10 @@ pub(crate) struct Args {
     /// resets it: do not point this at a card a running node is using.
     #[arg(long, value_name = "PATH")]
     card: Option<std::path::PathBuf>,
+    /// A vendor's GM/T 0018 (SDF) library to open and list with its DEVICEINFO (repeatable).
+    /// A library that says "valid" to a known-bad signature fails its self-test.
+    #[arg(long, value_name = "PATH")]
+    sdf_lib: Vec<std::path::PathBuf>,
 }
 
 /// One device as listed.
@@ -76,10 +80,38 @@ fn opencl() -> Result<Vec<Listed>, String> {
     }
 }
 
+/// Each SDF library named, opened and self-tested, with its DEVICEINFO.
+fn sdf(args: &Args) -> Vec<Listed> {
+    use xinlian_accel::{SdfBackend, SdfConfig};
+    args.sdf_lib
+        .iter()
+        .map(|path| {
+            let name = format!("sdf:{}", path.display());
+            match SdfBackend::open_untested(&SdfConfig::new(path)) {
+                Ok(b) => {
+                    let i = b.device_info();
+                    let detail = format!(
+                        "{} {} (serial {}), device version {:#x}, standard version {:#x}, {} sessions",
+                        i.issuer,
+                        i.name,
+                        i.serial,
+                        i.device_version,
+                        i.standard_version,
+                        b.sessions()
+                    );
+                    Listed { name, detail, self_test: b.self_test().map_err(|e| e.to_string()) }
+                }
+                Err(e) => Listed { name, detail: "did not open".into(), self_test: Err(e.to_string()) },
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn run(args: &Args) -> anyhow::Result<bool> {
     let opencl = opencl();
     let card = card(args);
     let mut listed = vec![cpu()];
+    listed.extend(sdf(args));
     let mut notes = Vec::new();
     match opencl {
         Ok(devices) => listed.extend(devices),

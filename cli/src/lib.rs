@@ -10,7 +10,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 use xinlian_accel::{Backend, CpuBackend, OpenClBackend};
 
@@ -79,6 +79,9 @@ enum Command {
 enum CardCommand {
     /// Serve a simulated card on a memory-mapped BAR file until Ctrl-C (the file is removed on exit).
     Serve(card::ServeArgs),
+    /// Make a key file for the soft SDF card (xinlian-sdf-sim): SM2 keys by index, each with its
+    /// access password; prints each index and public key.
+    SdfKeys(card::SdfKeysArgs),
 }
 
 /// Options every crypto command shares: where the work runs, where input and output go.
@@ -103,6 +106,10 @@ pub(crate) struct CommonArgs {
     /// its platform or device name (default: the first device).
     #[arg(long, value_name = "SPEC")]
     pub(crate) device: Option<String>,
+    /// A vendor's GM/T 0018 (SDF) library, for --backend sdf, or added to --backend auto
+    /// (e.g. target/release/libxinlian_sdf_sim.so, the soft card).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) sdf_lib: Option<PathBuf>,
     /// With --backend auto: print each backend's share of the work, errors, fallbacks and
     /// canary failures to stderr at the end.
     #[arg(long)]
@@ -119,7 +126,11 @@ pub(crate) enum BackendChoice {
     /// A crypto card speaking the hw-sim card ABI, at --card PATH (start a simulated one with
     /// `xinlian card serve`).
     Card,
-    /// Every device found (OpenCL devices, the card at --card or the default BAR path) plus the
+    /// A crypto card through its vendor's GM/T 0018 (SDF) library at --sdf-lib PATH: one
+    /// SDF_ExternalVerify_ECC per signature over a pool of sessions, SM3 through SDF_Hash*.
+    Sdf,
+    /// Every device found (OpenCL devices, the card at --card or the default BAR path, the SDF
+    /// library at --sdf-lib) plus the
     /// CPU, through the dispatcher: work split by measured speed, device faults redone
     /// elsewhere, device answers checked with canaries.
     Auto,
@@ -154,6 +165,14 @@ pub(crate) fn make_backend(common: &CommonArgs) -> anyhow::Result<Chosen> {
         BackendChoice::Cpu => Chosen::One(Box::new(CpuBackend::new(common.threads))),
         BackendChoice::Opencl => Chosen::One(Box::new(OpenClBackend::new(common.device.as_deref())?)),
         BackendChoice::Card => Chosen::One(Box::new(card::open_backend(common.card.as_deref())?)),
+        BackendChoice::Sdf => {
+            let Some(lib) = &common.sdf_lib else {
+                bail!("--backend sdf needs --sdf-lib PATH (the vendor's GM/T 0018 library)");
+            };
+            let backend = xinlian_accel::SdfBackend::open(&xinlian_accel::SdfConfig::new(lib))
+                .with_context(|| format!("SDF library {}", lib.display()))?;
+            Chosen::One(Box::new(backend))
+        }
         BackendChoice::Auto => Chosen::Auto(Box::new(auto::AutoBackend::open(common))),
     })
 }
@@ -221,6 +240,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Hash(args) => hash::run(&args),
         Command::Card(CardCommand::Serve(args)) => card::serve(&args),
+        Command::Card(CardCommand::SdfKeys(args)) => card::sdf_keys(&args),
         Command::Bench(args) => xinlian_benches::runner::run(&args).map_err(anyhow::Error::from),
         Command::Load(args) => load::run(&args),
         Command::Devices(args) => match devices::run(&args) {

@@ -1203,3 +1203,82 @@ fn missing_input_file_is_named() {
         assert!(!stderr.contains("panicked"), "{sub}: an error, not a panic: {stderr}");
     }
 }
+
+/// A copy of the soft SDF card in a folder of its own, with `settings` as its
+/// `xinlian-sdf-sim.toml` (a copy reads the file beside it: a card of its own).
+fn soft_card(tmp: &TempDir, name: &str, settings: &str) -> PathBuf {
+    let built = xinlian_sdf_sim::built_library().expect("the soft card library (cargo builds it with the workspace)");
+    let dir = tmp.0.join(name);
+    std::fs::create_dir_all(&dir).expect("a folder for the card");
+    let lib = dir.join(xinlian_sdf_sim::LIBRARY_FILE);
+    std::fs::copy(&built, &lib).expect("a copy of the soft card");
+    std::fs::write(dir.join("xinlian-sdf-sim.toml"), settings).expect("the card's settings");
+    lib
+}
+
+/// Issue 13's acceptance: `--backend sdf` through the dlopen'd soft card judges the
+/// OpenSSL-made vector file right, line by line.
+#[test]
+fn verify_openssl_vectors_through_an_sdf_library() {
+    let Some(cases) = vectors("verify_openssl_vectors_through_an_sdf_library") else {
+        return;
+    };
+    let tmp = TempDir::new("verify-sdf");
+    let input = tmp.write("in.jsonl", &input_bytes(cases));
+    let lib = soft_card(&tmp, "card", "profile = \"fpga-1m\"\n");
+    for batch in ["4096", "7"] {
+        let args = ["verify", "--backend", "sdf", "--sdf-lib", arg(&lib), "--batch", batch, "--input", arg(&input)];
+        let out = xinlian(&args, None);
+        check_verdicts(cases, &out, &text(&out.stdout), &args.join(" "));
+    }
+    // SM3 through SDF_Hash* agrees with the CPU.
+    let hashes = tmp.write("h.txt", b"616263\n\n00ff\n");
+    let sdf = xinlian(&["hash", "--backend", "sdf", "--sdf-lib", arg(&lib), "--input", arg(&hashes)], None);
+    let cpu = xinlian(&["hash", "--input", arg(&hashes)], None);
+    assert!(sdf.status.success(), "{}", text(&sdf.stderr));
+    assert_eq!(text(&sdf.stdout), text(&cpu.stdout));
+}
+
+/// Issue 13's acceptance: with the soft card dropping, hanging, answering undefined codes and
+/// flipping answers, `--backend auto` with it gives every verdict right and loses no line.
+#[test]
+fn auto_backend_with_a_faulty_sdf_card_gives_the_right_verdicts() {
+    let test = "auto_backend_with_a_faulty_sdf_card_gives_the_right_verdicts";
+    let Some(cases) = vectors(test) else {
+        return;
+    };
+    let mut many = Vec::new();
+    while many.len() < 1200 {
+        many.extend_from_slice(cases);
+    }
+    let tmp = TempDir::new("verify-auto-sdf");
+    let input = tmp.write("in.jsonl", &input_bytes(&many));
+    let settings =
+        "profile = \"fpga-1m\"\nfaults = \"corrupt=0.03,drop=0.02,status=0.02,hang=0.005\"\nseed = 9\nhang_ms = 2500\n";
+    let lib = soft_card(&tmp, "faulty", settings);
+    let args =
+        ["verify", "--backend", "auto", "--sdf-lib", arg(&lib), "--stats", "--batch", "300", "--input", arg(&input)];
+    let out = xinlian(&args, None);
+    check_verdicts(&many, &out, &text(&out.stdout), &args.join(" "));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("backend shares:") && stderr.contains("sdf") && stderr.contains("cpu"), "{stderr}");
+}
+
+/// `xinlian devices --sdf-lib` lists the card's DEVICEINFO with a passing self-test, and refuses
+/// a stub library that answers OK to everything, saying why.
+#[test]
+fn devices_lists_an_sdf_card_and_refuses_a_stub() {
+    let tmp = TempDir::new("devices-sdf");
+    let good = soft_card(&tmp, "good", "serial = \"XL-TEST-42\"\n");
+    let stub = soft_card(&tmp, "stub", "stub = true\n");
+    let out =
+        xinlian(&["devices", "--card", "/nonexistent/bar", "--sdf-lib", arg(&good), "--sdf-lib", arg(&stub)], None);
+    let stdout = text(&out.stdout);
+    assert!(!out.status.success(), "a failing device makes the exit status 1:\n{stdout}");
+    let good_entry = stdout.split(&format!("sdf:{}", good.display())).nth(1).expect("the good card listed");
+    assert!(good_entry.contains("XL-TEST-42"), "{stdout}");
+    assert!(good_entry.lines().nth(1).is_some_and(|l| l.contains("self-test: pass")), "{stdout}");
+    let stub_entry = stdout.split(&format!("sdf:{}", stub.display())).nth(1).expect("the stub listed");
+    let verdict = stub_entry.lines().nth(1).unwrap_or("");
+    assert!(verdict.contains("FAIL") && verdict.contains("known-bad"), "{stdout}");
+}

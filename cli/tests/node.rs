@@ -400,3 +400,63 @@ fn xinlian_load_reports_tps_latency_and_where_the_time_goes() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--batch"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 13's acceptance: a node whose key lives in the soft SDF card (made with `xinlian card
+/// sdf-keys`, the password in a file) signs blocks that `openssl pkeyutl` verifies against the
+/// public key `sdf-keys` printed.
+#[test]
+fn a_node_whose_key_lives_in_the_soft_card_signs_blocks_openssl_verifies() {
+    let dir = temp_dir("card-key");
+    let pw = dir.join("pw");
+    std::fs::write(&pw, "s3cret pass\n").unwrap();
+    let keys = dir.join("keys.toml");
+    let out = xinlian()
+        .args(["card", "sdf-keys", "--count", "2", "--out"])
+        .arg(&keys)
+        .arg("--password-file")
+        .arg(&pw)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    let key2 = listed.lines().find_map(|l| l.strip_prefix("2 ")).expect("key 2 listed").trim().to_string();
+    let card = dir.join("card");
+    std::fs::create_dir_all(&card).unwrap();
+    let lib = card.join(xinlian_sdf_sim::LIBRARY_FILE);
+    std::fs::copy(xinlian_sdf_sim::built_library().unwrap(), &lib).unwrap();
+    std::fs::write(card.join("xinlian-sdf-sim.toml"), format!("keystore = {:?}\n", keys.display().to_string()))
+        .unwrap();
+    let config = format!(
+        "[node]\nkey = {:?}\nkey_password_file = {:?}\n{TEST_CONFIG}",
+        format!("sdf:{}#2", lib.display()),
+        pw.display().to_string()
+    );
+    let node = NodeProc::start(BIN, &dir.join("data"), &config);
+    let http = Http::new(&node.url);
+    assert_eq!(http.get("/status").1["node_key"], key2.as_str());
+    let user = Signer::generate().unwrap();
+    let tx = signed(&user, "xinlian-dev", 1, put("signed-in-a-card", "yes"));
+    assert_eq!(http.post("/tx", &json(&tx)).0, 202);
+    let st = http.wait_committed(&hex::encode(tx.id()));
+    let (_, b) = http.get(&format!("/block/{}", st["height"]));
+    let h = |k: &str| -> Vec<u8> { hex::decode(b[k].as_str().unwrap()).unwrap() };
+    let header = xinlian_chain::BlockHeader {
+        height: b["height"].as_u64().unwrap(),
+        prev_hash: h("prev_hash").try_into().unwrap(),
+        tx_root: h("tx_root").try_into().unwrap(),
+        state_root: h("state_root").try_into().unwrap(),
+        timestamp_ms: b["timestamp_ms"].as_u64().unwrap(),
+        proposer: h("proposer").try_into().unwrap(),
+        tx_count: u32::try_from(b["tx_count"].as_u64().unwrap()).unwrap(),
+    };
+    assert_eq!(hex::encode(header.proposer), key2);
+    assert_eq!(hex::encode(header.hash()), b["hash"].as_str().unwrap());
+    let sig: [u8; 64] = h("signature").try_into().unwrap();
+    assert!(xinlian_testkit::openssl::verifies(&dir, &header.proposer, &header.signing_bytes(), &sig));
+    // The same check refuses the signature over anything else.
+    let mut other = header.signing_bytes();
+    other[10] ^= 1;
+    assert!(!xinlian_testkit::openssl::verifies(&dir, &header.proposer, &other, &sig));
+    drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
+}

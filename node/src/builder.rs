@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use xinlian_accel::config::Accel;
 use xinlian_chain::check::check_sealed;
-use xinlian_chain::{Genesis, Hash, Signer, Transaction};
+use xinlian_chain::{BlockSigner, Genesis, Hash, Signer, Transaction};
 use xinlian_consensus::{Driver, Solo};
 
 use crate::config::Config;
@@ -30,7 +30,7 @@ use crate::store::{Head, Store};
 pub struct NodeBuilder {
     config: Config,
     accel: Option<Accel>,
-    signer: Option<Signer>,
+    signer: Option<Box<dyn BlockSigner>>,
     genesis: Option<Genesis>,
     driver: Option<Box<dyn Driver>>,
 }
@@ -53,9 +53,9 @@ impl NodeBuilder {
         self
     }
 
-    /// The node's signing key (else the key file).
-    pub fn signer(mut self, signer: Signer) -> NodeBuilder {
-        self.signer = Some(signer);
+    /// The node's signing key (else `node.key`, or the key file).
+    pub fn signer(mut self, signer: impl BlockSigner + 'static) -> NodeBuilder {
+        self.signer = Some(Box::new(signer));
         self
     }
 
@@ -79,14 +79,17 @@ impl NodeBuilder {
         std::fs::create_dir_all(&dir).map_err(|source| NodeError::Io { path: dir.display().to_string(), source })?;
         let signer = match self.signer {
             Some(s) => s,
-            None => key_file(&config.key_path())?,
+            None => match &config.node.key {
+                Some(spec) => Box::new(crate::card_key::CardKey::open(spec, &config.node)?) as Box<dyn BlockSigner>,
+                None => Box::new(key_file(&config.key_path())?),
+            },
         };
         let genesis = match self.genesis {
             Some(g) => {
                 g.check()?;
                 g
             }
-            None => genesis_file(&config, &signer)?,
+            None => genesis_file(&config, signer.public_key())?,
         };
         if genesis.chain_id != config.node.chain_id {
             return Err(NodeError::WrongChain {
@@ -130,19 +133,19 @@ fn key_file(path: &Path) -> Result<Signer, NodeError> {
 }
 
 /// The genesis file; on first start without one, a one-validator genesis from `[genesis]`.
-fn genesis_file(config: &Config, signer: &Signer) -> Result<Genesis, NodeError> {
+fn genesis_file(config: &Config, node_key: &xinlian_chain::PublicKey) -> Result<Genesis, NodeError> {
     let path = config.genesis_path();
     let io = |source| NodeError::Io { path: path.display().to_string(), source };
     if path.exists() {
         let text = std::fs::read_to_string(&path).map_err(io)?;
         return Genesis::from_toml(&text).map_err(|e| NodeError::config(path.display().to_string(), e.to_string()));
     }
-    let mut accounts = vec![(*signer.public_key(), config.genesis.node_balance)];
+    let mut accounts = vec![(*node_key, config.genesis.node_balance)];
     for a in &config.genesis.accounts {
         let bytes = hex::decode(&a.pubkey).map_err(|e| NodeError::config("genesis.accounts", e.to_string()))?;
         accounts.push((xinlian_chain::types::canonical_key(&bytes, "genesis.accounts")?, a.balance));
     }
-    let genesis = Genesis::single(&config.node.chain_id, now_ms(), signer.public_key(), &accounts);
+    let genesis = Genesis::single(&config.node.chain_id, now_ms(), node_key, &accounts);
     genesis.check()?;
     std::fs::write(&path, genesis.to_toml()?).map_err(io)?;
     tracing::info!(path = %path.display(), "made a one-validator genesis file: give it to every node of this chain");

@@ -41,6 +41,15 @@ pub struct NodeSection {
     pub data_dir: PathBuf,
     /// The node's signing key (PKCS#8 PEM), relative to `data_dir`; made on first start.
     pub key_file: PathBuf,
+    /// The node key in a crypto card instead of `key_file`: `sdf:LIB_PATH#INDEX` (the vendor's
+    /// GM/T 0018 library and the key's index in the card). Its access password comes from
+    /// `key_password_file` or the environment variable `key_password_env`, never from the
+    /// command line.
+    pub key: Option<String>,
+    /// A file whose first line is the card key's access password.
+    pub key_password_file: Option<PathBuf>,
+    /// An environment variable holding the card key's access password.
+    pub key_password_env: Option<String>,
     /// The chain's genesis file, relative to `data_dir`. Every node of a chain has the same
     /// one; when it is missing, the first start makes a one-validator genesis from
     /// `[genesis]` with this node's key.
@@ -53,6 +62,9 @@ impl Default for NodeSection {
             chain_id: "xinlian-dev".into(),
             data_dir: "xinlian-data".into(),
             key_file: "node.pem".into(),
+            key: None,
+            key_password_file: None,
+            key_password_env: None,
             genesis_file: "genesis.toml".into(),
         }
     }
@@ -149,6 +161,9 @@ chain_id = "xinlian-dev"
 data_dir = "xinlian-data"
 # The node's signing key (PKCS#8 PEM), relative to data_dir; made on first start.
 key_file = "node.pem"
+# The node key in a crypto card instead (README, "The node key in a crypto card"):
+# key = "sdf:/opt/vendor/libsdf.so#1"
+# key_password_file = "/etc/xinlian/card-key.pass"   # or: key_password_env = "XINLIAN_KEY_PASSWORD"
 # The chain's genesis file, relative to data_dir: every node of the chain has the same one.
 # When missing, the first start makes a one-validator genesis from [genesis] below.
 genesis_file = "genesis.toml"

@@ -18,6 +18,7 @@
 
 pub mod admission;
 pub mod builder;
+pub mod card_key;
 pub mod config;
 pub mod error;
 pub mod mempool;

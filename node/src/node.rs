@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{watch, Notify};
 use xinlian_accel::config::{Accel, BackendStatus};
-use xinlian_chain::{Execution, Genesis, Hash, PublicKey, Signer, TxLocation};
+use xinlian_chain::{BlockSigner, Execution, Genesis, Hash, PublicKey, TxLocation};
 use xinlian_consensus::Driver;
 
 use crate::config::Config;
@@ -64,7 +64,7 @@ pub(crate) struct Parts {
     pub(crate) validators: Vec<PublicKey>,
     pub(crate) store: Arc<Store>,
     pub(crate) accel: Accel,
-    pub(crate) signer: Signer,
+    pub(crate) signer: Box<dyn BlockSigner>,
     pub(crate) head: Head,
     pub(crate) driver: Box<dyn Driver>,
 }
@@ -76,7 +76,7 @@ pub struct Node {
     validators: Vec<PublicKey>,
     store: Arc<Store>,
     accel: Accel,
-    signer: Signer,
+    signer: Box<dyn BlockSigner>,
     pool: Mutex<Mempool>,
     rejected: Mutex<RejectedLog>,
     head: Mutex<Head>,
@@ -147,8 +147,8 @@ impl Node {
         &self.accel
     }
 
-    pub(crate) fn signer(&self) -> &Signer {
-        &self.signer
+    pub(crate) fn signer(&self) -> &dyn BlockSigner {
+        self.signer.as_ref()
     }
 
     /// The node's public key.

@@ -123,7 +123,7 @@ impl Node {
                 tx_count: u32::try_from(txs.len())
                     .map_err(|_| NodeError::config("block.max_txs", "more than 2^32 transactions"))?,
             };
-            Ok((builder::sign(header, node.signer(), txs), ex))
+            Ok((builder::try_sign(header, node.signer(), txs)?, ex))
         })
         .await
         .map_err(|e| NodeError::task("block", e))??;
