@@ -33,7 +33,9 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use xinlian_accel::backends::opencl;
 use xinlian_accel::AccelError;
-use xinlian_accel::{Backend, CardBackend, CpuBackend, DispatchConfig, Dispatcher, OpenClBackend};
+use xinlian_accel::{
+    Backend, CardBackend, CpuBackend, DispatchConfig, Dispatcher, OpenClBackend, SdfBackend, SdfConfig,
+};
 use xinlian_kernels::{sm2, sm3};
 
 pub use error::BenchError;
@@ -43,9 +45,9 @@ use report::{BaselineRecord, Cell, DeviceRecord, Report, Settings, Skipped, Stat
 /// `xinlian bench` options.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Backends to measure, comma-separated: cpu, opencl, card, auto. Default: every one
+    /// Backends to measure, comma-separated: cpu, opencl, card, sdf, auto. Default: every one
     /// available (cpu always; opencl when an OpenCL device is found; card when its BAR file
-    /// exists; auto when at least one device is there). One asked for but not available is
+    /// exists; sdf when --sdf-lib names a library; auto when at least one device is there). One asked for but not available is
     /// skipped with a warning.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     backends: Vec<BackendName>,
@@ -60,6 +62,10 @@ pub struct Args {
     /// The card's BAR file (default: /dev/shm/xinlian-card-0).
     #[arg(long, value_name = "PATH")]
     card: Option<PathBuf>,
+    /// A GM/T 0018 (SDF) library to measure as `sdf` (and in `auto`); never guessed, so sdf is
+    /// measured only when this names one (e.g. target/release/libxinlian_sdf_sim.so).
+    #[arg(long, value_name = "PATH")]
+    sdf_lib: Option<PathBuf>,
     /// The OpenCL device: an index from `xinlian devices` or a substring of its platform or
     /// device name (default: the first GPU, else the first device).
     #[arg(long, value_name = "SPEC")]
@@ -92,6 +98,8 @@ pub enum BackendName {
     Opencl,
     /// The crypto card at `--card`.
     Card,
+    /// The GM/T 0018 (SDF) library at `--sdf-lib`.
+    Sdf,
     /// The dispatcher over every device measured plus the CPU.
     Auto,
 }
@@ -233,6 +241,12 @@ fn open(args: &Args, cpu: &Arc<CpuBackend>) -> Result<Opened, BenchError> {
         }
     }
 
+    let sdf_backend = if wants(BackendName::Sdf) || wants(BackendName::Auto) {
+        open_sdf(args.sdf_lib.as_deref(), &mut skip, &mut devices)
+    } else {
+        None
+    };
+
     let mut benches = Vec::new();
     if wants(BackendName::Cpu) {
         benches.push(Bench {
@@ -262,6 +276,16 @@ fn open(args: &Args, cpu: &Arc<CpuBackend>) -> Result<Opened, BenchError> {
             });
         }
     }
+    if let Some(b) = &sdf_backend {
+        devices_for_auto.push(b.clone());
+        if wants(BackendName::Sdf) {
+            benches.push(Bench {
+                name: BackendName::Sdf,
+                device: b.info().device.clone(),
+                target: Target::One(b.clone()),
+            });
+        }
+    }
     if wants(BackendName::Auto) {
         if devices_for_auto.is_empty() {
             skip(BackendName::Auto, "no device found: auto would be the cpu backend alone".to_string());
@@ -286,6 +310,34 @@ fn open(args: &Args, cpu: &Arc<CpuBackend>) -> Result<Opened, BenchError> {
         return Err(BenchError::Usage(format!("none of the backends asked for is available ({})", why.join("; "))));
     }
     Ok(Opened { benches, skipped, devices })
+}
+
+/// The SDF library at `--sdf-lib`, opened and self-tested; skipped with why when none is
+/// named or it does not start.
+fn open_sdf(
+    lib: Option<&Path>,
+    skip: &mut dyn FnMut(BackendName, String),
+    devices: &mut Vec<DeviceRecord>,
+) -> Option<Arc<SdfBackend>> {
+    let Some(lib) = lib else {
+        skip(BackendName::Sdf, "no --sdf-lib: an SDF library is never guessed".to_string());
+        return None;
+    };
+    match SdfBackend::open(&SdfConfig::new(lib)) {
+        Ok(b) => {
+            devices.push(DeviceRecord {
+                kind: "sdf".into(),
+                name: lib.display().to_string(),
+                description: b.info().device.clone(),
+                used: true,
+            });
+            Some(Arc::new(b))
+        }
+        Err(e) => {
+            skip(BackendName::Sdf, format!("the SDF library {} did not start: {e}", lib.display()));
+            None
+        }
+    }
 }
 
 fn sm2_path() -> &'static str {

@@ -187,3 +187,26 @@ fn bad_arguments_exit_nonzero_naming_the_value() {
     // Nothing was measured, so nothing was written.
     assert!(!dir.0.join("report.json").exists());
 }
+
+/// The SDF path is measured like any backend: its cells checked against the CPU reference and
+/// written with status ok, the library among the devices.
+#[test]
+fn an_sdf_library_is_measured_beside_the_cpu() {
+    let dir = TempDir::new("sdf");
+    let lib = xinlian_sdf_sim::built_library().unwrap();
+    let out = xinlian()
+        .args(["bench", "--quick", "--backends", "cpu,sdf", "--ops", "verify,sm3", "--sizes", "1,16"])
+        .args(["--seconds-per-cell", "0.02", "--threads", "2", "--sdf-lib"])
+        .arg(&lib)
+        .arg("--out")
+        .arg(&dir.0)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(dir.0.join("report.json")).unwrap()).unwrap();
+    let sdf: Vec<&Value> = json["cells"].as_array().unwrap().iter().filter(|c| c["backend"] == "sdf").collect();
+    assert_eq!(sdf.len(), 4, "verify and sm3 at two sizes: {sdf:#?}");
+    assert!(sdf.iter().all(|c| c["status"] == "ok" && c["ops_per_s"].as_f64().unwrap() > 0.0), "{sdf:#?}");
+    assert!(json["machine"].to_string().contains("sdf") || json.to_string().contains("\"kind\":\"sdf\""));
+}

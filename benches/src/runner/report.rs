@@ -249,6 +249,7 @@ impl BackendName {
             BackendName::Cpu => "cpu",
             BackendName::Opencl => "opencl",
             BackendName::Card => "card",
+            BackendName::Sdf => "sdf",
             BackendName::Auto => "auto",
         }
     }
