@@ -92,12 +92,12 @@ pub(crate) fn valid(n: usize, salt: u64) -> Vec<PreparedVerify> {
         .collect()
 }
 
-fn by_name(d: &Dispatcher, name: &str) -> MetricsSnapshot {
+pub(crate) fn by_name(d: &Dispatcher, name: &str) -> MetricsSnapshot {
     d.metrics().into_iter().find(|m| m.backend == name).unwrap()
 }
 
 /// Feed `items` in batches of `batch`, compare with the CPU reference, return nothing lost.
-fn run_and_compare(d: &Dispatcher, items: &[PreparedVerify], batch: usize) {
+pub(crate) fn run_and_compare(d: &Dispatcher, items: &[PreparedVerify], batch: usize) {
     let want: Vec<Verdict> = items.iter().map(verify_one).collect();
     let mut got = Vec::with_capacity(items.len());
     for part in items.chunks(batch) {

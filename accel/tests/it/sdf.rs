@@ -29,6 +29,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests: a failed unwrap is a failed test")]
 
+use crate::dispatch::{by_name, run_and_compare};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,7 +39,6 @@ use std::time::{Duration, Instant};
 
 use xinlian_accel::backends::cpu::{verify_one, verify_run};
 use xinlian_accel::backends::sdf::{SdfConfig, SdfSigner};
-use xinlian_accel::dispatch::MetricsSnapshot;
 use xinlian_accel::{
     AccelConfig, AccelError, Backend, BackendInfo, Digest, DispatchConfig, Dispatcher, MessageBatch, PreparedVerify,
     SdfBackend, Verdict, VerifyRequest,
@@ -315,23 +315,6 @@ fn dispatch_config(seed: u64) -> DispatchConfig {
         calibrate: false,
         ..DispatchConfig::default()
     }
-}
-
-fn by_name(d: &Dispatcher, name: &str) -> MetricsSnapshot {
-    d.metrics().into_iter().find(|m| m.backend == name).unwrap()
-}
-
-/// Feed `items` in batches, compare every verdict with the CPU reference.
-fn run_and_compare(d: &Dispatcher, items: &[PreparedVerify], batch: usize) {
-    let want: Vec<Verdict> = items.iter().map(verify_one).collect();
-    let mut got = Vec::with_capacity(items.len());
-    for part in items.chunks(batch) {
-        let answers = d.verify_batch(part);
-        assert_eq!(answers.len(), part.len(), "every item answered exactly once");
-        got.extend(answers);
-    }
-    let wrong: Vec<usize> = (0..items.len()).filter(|&i| got[i] != want[i]).collect();
-    assert!(wrong.is_empty(), "{} verdicts differ from the CPU, first at {:?}", wrong.len(), wrong.first());
 }
 
 #[test]
