@@ -255,36 +255,19 @@ fn open(args: &Args, cpu: &Arc<CpuBackend>) -> Result<Opened, BenchError> {
             target: Target::One(cpu.clone()),
         });
     }
+    // Each device opened: measured alone when asked for, and in `auto` either way.
+    let opened: [(BackendName, Option<Arc<dyn Backend>>); 3] = [
+        (BackendName::Opencl, opencl_backend.map(|b| b as Arc<dyn Backend>)),
+        (BackendName::Card, card_backend.map(|b| b as Arc<dyn Backend>)),
+        (BackendName::Sdf, sdf_backend.map(|b| b as Arc<dyn Backend>)),
+    ];
     let mut devices_for_auto: Vec<Arc<dyn Backend>> = Vec::new();
-    if let Some(b) = &opencl_backend {
-        devices_for_auto.push(b.clone());
-        if wants(BackendName::Opencl) {
-            benches.push(Bench {
-                name: BackendName::Opencl,
-                device: b.info().device.clone(),
-                target: Target::One(b.clone()),
-            });
+    for (name, backend) in opened {
+        let Some(b) = backend else { continue };
+        if wants(name) {
+            benches.push(Bench { name, device: b.info().device.clone(), target: Target::One(b.clone()) });
         }
-    }
-    if let Some(b) = &card_backend {
-        devices_for_auto.push(b.clone());
-        if wants(BackendName::Card) {
-            benches.push(Bench {
-                name: BackendName::Card,
-                device: b.info().device.clone(),
-                target: Target::One(b.clone()),
-            });
-        }
-    }
-    if let Some(b) = &sdf_backend {
-        devices_for_auto.push(b.clone());
-        if wants(BackendName::Sdf) {
-            benches.push(Bench {
-                name: BackendName::Sdf,
-                device: b.info().device.clone(),
-                target: Target::One(b.clone()),
-            });
-        }
+        devices_for_auto.push(b);
     }
     if wants(BackendName::Auto) {
         if devices_for_auto.is_empty() {
