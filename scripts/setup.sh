@@ -11,7 +11,8 @@ set -euo pipefail
 #                        ICD loader libOpenCL.so.1, loaded at run time by the opencl3 crate)
 #   ocl-icd-opencl-dev   the loader's development link and headers (clinfo-style tooling)
 #   clang                POCL compiles OpenCL C with it
-DEBIAN_PACKAGES=(openssl pkg-config pocl-opencl-icd ocl-icd-opencl-dev clang)
+#   cmake       builds GmSSL's sdfutil, the outside SDF client scripts/check-gmssl-sdf.sh runs
+DEBIAN_PACKAGES=(openssl pkg-config pocl-opencl-icd ocl-icd-opencl-dev clang cmake)
 # More packages may be named as arguments: scripts/check-bench-report.sh asks for chromium.
 DEBIAN_PACKAGES+=("$@")
 

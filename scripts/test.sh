@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: install what is missing, then formatting, lints, and every test.
+# The whole test suite: install what is missing, then formatting, lints, the GmSSL interop
+# check of the SDF path, and every test.
 # Stops at the first step that fails. The last line printed is cargo test's own summary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,6 +19,10 @@ cargo fmt --all -- --check
 
 step "lints: cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+step "interop: GmSSL's sdfutil against the soft SDF card (scripts/check-gmssl-sdf.sh)"
+cargo build -p xinlian -p xinlian-sdf-sim
+bash scripts/check-gmssl-sdf.sh
 
 step "tests: cargo test --workspace"
 exec cargo test --workspace
