@@ -460,3 +460,46 @@ fn a_node_whose_key_lives_in_the_soft_card_signs_blocks_openssl_verifies() {
     drop(node);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 14, points 1 and 2: with the OpenCL runtime present (the default `[accel]` finds POCL
+/// here and in CI), SIGTERM 3 ms after transactions were answered 202 stops the node
+/// gracefully: a "stopping" line, exit status 0, and every admitted transaction committed,
+/// as a restart shows.
+#[test]
+fn sigterm_with_opencl_present_commits_everything_admitted_then_exits_zero() {
+    let dir = temp_dir("sigterm");
+    let data = dir.join("data");
+    // Long blocks: the transactions are still waiting for theirs when the signal comes.
+    let node = NodeProc::start(BIN, &data, "[block]\ninterval_ms = 5000\n");
+    let http = Http::new(&node.url);
+    let (_, status) = http.get("/status");
+    let opencl = status["accel"]["backends"].as_array().unwrap().iter().any(|b| b["kind"] == "opencl");
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    assert!(opencl || !ci, "CI is set but the node found no OpenCL device: {status}");
+    if !opencl {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED part of sigterm test: no OpenCL device; the stop is tested without it"
+        );
+    }
+    let user = Signer::generate().unwrap();
+    let txs: Vec<Transaction> =
+        (0..40).map(|i| signed(&user, "xinlian-dev", 900 + i, put(&format!("t{i}"), "v"))).collect();
+    let body = xinlian_testkit::txs::txs_json(&txs);
+    let (code, answer) = http.post("/tx", &body);
+    assert_eq!((code, answer["accepted"].as_u64()), (200, Some(40)), "{answer}");
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    let log = node.log.clone();
+    assert!(node.terminate(), "exit status 0 after SIGTERM; log:\n{}", log.lock().unwrap());
+    let log = log.lock().unwrap().clone();
+    assert!(log.contains("stopping"), "{log}");
+    let node = NodeProc::start(BIN, &data, "[block]\ninterval_ms = 5000\n[accel]\nbackends = [\"cpu\"]\n");
+    let http = Http::new(&node.url);
+    for tx in &txs {
+        let (code, st) = http.get(&format!("/tx/{}", hex::encode(tx.id())));
+        assert_eq!((code, st["status"].as_str()), (200, Some("committed")), "{st}");
+    }
+    drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
+}

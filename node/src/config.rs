@@ -115,11 +115,14 @@ pub struct BlockSection {
     /// A peer's block whose timestamp is further ahead of this node's clock than this, in
     /// milliseconds, is refused.
     pub max_future_ms: u64,
+    /// On Ctrl-C or SIGTERM, how long the node goes on committing what it already admitted
+    /// (in as many blocks as that takes) before it exits, in milliseconds.
+    pub drain_on_stop_ms: u64,
 }
 
 impl Default for BlockSection {
     fn default() -> BlockSection {
-        BlockSection { interval_ms: 200, max_txs: 5_000, max_future_ms: 5_000 }
+        BlockSection { interval_ms: 200, max_txs: 5_000, max_future_ms: 5_000, drain_on_stop_ms: 10_000 }
     }
 }
 
@@ -189,6 +192,8 @@ interval_ms = 200
 max_txs = 5000
 # A peer's block stamped further ahead of this node's clock than this is refused.
 max_future_ms = 5000
+# On Ctrl-C or SIGTERM: how long to go on committing what was already admitted before exiting.
+drain_on_stop_ms = 10000
 
 [genesis]
 # Used only when the genesis file is missing (first start): the genesis made then funds the

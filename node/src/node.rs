@@ -83,6 +83,7 @@ pub struct Node {
     executed: Mutex<HashMap<Hash, Executed>>,
     wake: Notify,
     stopping: watch::Sender<bool>,
+    drain_until: Mutex<Option<Instant>>,
     metrics: NodeMetrics,
     started: Instant,
     driver_name: &'static str,
@@ -104,6 +105,7 @@ impl Node {
             executed: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             stopping: watch::channel(false).0,
+            drain_until: Mutex::new(None),
             metrics: NodeMetrics::default(),
             started: Instant::now(),
             driver_name: p.driver.name(),
@@ -213,10 +215,25 @@ impl Node {
         Ok(TxStatus::Unknown)
     }
 
-    /// Ask the consensus driver and admission to stop (the block in progress is finished).
+    /// Ask the node to stop: admission refuses new transactions from now on, and the driver
+    /// goes on committing what was admitted, in as many blocks as it takes, for at most
+    /// `block.drain_on_stop_ms`; then it ends.
     pub fn stop(&self) {
+        let deadline = Instant::now() + Duration::from_millis(self.config.block.drain_on_stop_ms);
+        lock(&self.drain_until).get_or_insert(deadline);
         self.stopping.send_replace(true);
         self.wake.notify_one();
+    }
+
+    /// While stopping: whether admitted transactions are still to be committed before the
+    /// drain deadline.
+    pub(crate) fn draining(&self) -> bool {
+        let until = *lock(&self.drain_until);
+        let left = lock(&self.pool).len();
+        if left > 0 && until.is_some_and(|u| Instant::now() >= u) {
+            tracing::warn!(left, "stop: the drain time is over; admitted transactions not committed are dropped");
+        }
+        left > 0 && until.is_some_and(|u| Instant::now() < u)
     }
 
     /// Whether [`Node::stop`] was called.

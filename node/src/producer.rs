@@ -61,14 +61,15 @@ impl App for NodeApp {
 
 impl Node {
     /// Wait until a block is due: `block.max_txs` wait, or the oldest has waited
-    /// `block.interval_ms`. `false` when the node is stopping.
+    /// `block.interval_ms`. Once the node is stopping, a block is due at once while admitted
+    /// transactions remain (until the drain deadline); then `false`.
     pub async fn wait_for_work(&self) -> bool {
         let interval = Duration::from_millis(self.config().block.interval_ms);
         let max = self.config().block.max_txs;
         let mut stopping = self.stop_signal();
         loop {
             if *stopping.borrow() {
-                return false;
+                return self.draining();
             }
             let (len, oldest) = {
                 let pool = lock(self.pool());

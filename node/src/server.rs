@@ -47,9 +47,13 @@ pub async fn run(config: Config) -> Result<(), NodeError> {
             })
             .await
     });
+    own_shutdown_signals();
     let outcome = tokio::select! {
         _ = shutdown_signal() => {
-            tracing::info!("stopping (the block in progress is committed first)");
+            tracing::info!(
+                pending = node.mempool_len().0,
+                "stopping: new transactions are refused, every admitted one is committed first"
+            );
             stop_node.stop();
             producer_result(&mut producer).await
         }
@@ -68,6 +72,24 @@ async fn producer_result(producer: &mut tokio::task::JoinHandle<Result<(), NodeE
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e),
         Err(e) => Err(NodeError::task("consensus", e)),
+    }
+}
+
+/// Put SIGINT and SIGTERM back to their default actions, just before tokio takes them.
+///
+/// Why: the OpenCL runtime (POCL's LLVM) installs its own handlers for INT and TERM when the
+/// devices start, and tokio's signal handling (signal-hook) calls the handler it found before
+/// its own: LLVM's, which ends the process at once. A node with POCL then died on SIGTERM with
+/// nothing committed of what it had admitted. With the defaults restored after every device
+/// has started, tokio's handler is the only one, and the stop is graceful.
+fn own_shutdown_signals() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: `signal` with SIG_DFL installs no function of ours; it only replaces what a
+        // library installed before tokio registers its handler for the same signal (next).
+        let previous = unsafe { libc::signal(sig, libc::SIG_DFL) };
+        if previous == libc::SIG_ERR {
+            tracing::warn!(signal = sig, "could not reset the signal's action; a stop may not be graceful");
+        }
     }
 }
 
