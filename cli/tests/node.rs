@@ -503,3 +503,39 @@ fn sigterm_with_opencl_present_commits_everything_admitted_then_exits_zero() {
     drop(node);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 14, point 6: a garbage copy of a transaction (same signing bytes, so the same id, with
+/// another key's signature) is refused; before the genuine copy arrives the id reads
+/// `rejected`, and once the genuine copy is pending or committed no garbage copy changes what
+/// `GET /tx/{id}` says.
+#[test]
+fn garbage_copies_never_change_the_status_of_the_genuine_transaction() {
+    let dir = temp_dir("garbage");
+    let node = NodeProc::start(BIN, &dir.join("data"), "[block]\ninterval_ms = 400\n[accel]\nbackends = [\"cpu\"]\n");
+    let http = Http::new(&node.url);
+    let (alice, mallory) = (Signer::generate().unwrap(), Signer::generate().unwrap());
+    let genuine = signed(&alice, "xinlian-dev", 77, put("contested", "genuine"));
+    let garbage = xinlian_testkit::txs::forged(&genuine, &mallory);
+    let id = hex::encode(genuine.id());
+    let status = |http: &Http| http.get(&format!("/tx/{id}")).1["status"].as_str().unwrap_or("").to_string();
+
+    // Garbage first: refused, and the id reads rejected for now.
+    assert_eq!(http.post("/tx", &json(&garbage)).0, 400);
+    assert_eq!(status(&http), "rejected");
+    // The genuine copy is admitted; garbage while it is pending is a duplicate and changes nothing.
+    assert_eq!(http.post("/tx", &json(&genuine)).0, 202);
+    let (code, body) = http.post("/tx", &json(&garbage));
+    assert_eq!((code, body["kind"].as_str()), (409, Some("duplicate")), "{body}");
+    assert_eq!(status(&http), "pending");
+    // Committed: garbage is a replay, and the id still reads committed.
+    http.wait_committed(&id);
+    let (code, body) = http.post("/tx", &json(&garbage));
+    assert_eq!((code, body["kind"].as_str()), (409, Some("replay")), "{body}");
+    assert_eq!(status(&http), "committed");
+    assert_eq!(http.get("/state/contested").1["value_utf8"], "genuine");
+    // `xinlian tx --wait`-style polling through the CLI says the same.
+    let q = xinlian().args(["query", "tx", &id, "--rpc", &node.url]).output().unwrap();
+    assert!(String::from_utf8_lossy(&q.stdout).contains("committed"));
+    drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
+}
