@@ -76,6 +76,18 @@ impl Client {
         )
     }
 
+    /// Any method on `base+path`, with an optional JSON body (for tests of the API's edges).
+    pub fn send(&self, method: &str, path: &str, body: Option<&str>) -> anyhow::Result<Answer> {
+        let url = format!("{}{path}", self.base);
+        let m = ureq::http::Method::from_bytes(method.as_bytes()).with_context(|| format!("method {method:?}"))?;
+        let mut req = ureq::http::Request::builder().method(m).uri(&url);
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req.body(body.unwrap_or("").to_string()).with_context(|| format!("{method} {path}"))?;
+        self.answer(&format!("{method} {path}"), self.agent.run(req))
+    }
+
     /// The node's chain id, from `/status`.
     pub fn chain_id(&self) -> anyhow::Result<String> {
         let a = self.get("/status")?;

@@ -539,3 +539,34 @@ fn garbage_copies_never_change_the_status_of_the_genuine_transaction() {
     drop(node);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 14, point 3: every error body is JSON with `error` and `kind`, also where the HTTP
+/// framework answers by itself: a body over `rpc.max_body_bytes`, a path segment that is not
+/// UTF-8, a method a route does not take, an unknown route.
+#[test]
+fn every_error_body_is_json_with_a_kind() {
+    let dir = temp_dir("json-errors");
+    let node = NodeProc::start(BIN, &dir.join("data"), "[rpc]\nmax_body_bytes = 2048\n[accel]\nbackends = [\"cpu\"]\n");
+    let client = xinlian::client::Client::new(&node.url);
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(4096));
+    let cases: [(&str, &str, Option<&str>, u16, &str); 9] = [
+        ("POST", "/tx", Some(big.as_str()), 413, "payload_too_large"),
+        ("GET", "/state/%ff", None, 400, "bad_request"),
+        ("GET", "/tx/%ff", None, 400, "bad_request"),
+        ("GET", "/block/%ff", None, 400, "bad_request"),
+        ("GET", "/account/%ff", None, 400, "bad_request"),
+        ("PUT", "/block/0", Some("{}"), 405, "method_not_allowed"),
+        ("GET", "/tx", None, 405, "method_not_allowed"),
+        ("GET", "/no/such/route", None, 404, "not_found"),
+        ("GET", "/state/no-such-key", None, 404, "not_found"),
+    ];
+    for (method, path, body, status, kind) in cases {
+        let a = client.send(method, path, body).unwrap();
+        assert_eq!(a.status, status, "{method} {path}: {}", a.body);
+        assert!(a.body.is_object(), "{method} {path}: not a JSON object: {}", a.body);
+        assert_eq!(a.body["kind"], kind, "{method} {path}: {}", a.body);
+        assert!(a.body["error"].as_str().is_some_and(|e| !e.is_empty()), "{method} {path}: {}", a.body);
+    }
+    drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
+}

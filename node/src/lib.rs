@@ -21,6 +21,7 @@ pub mod builder;
 pub mod card_key;
 pub mod config;
 pub mod error;
+pub mod http_errors;
 pub mod mempool;
 pub mod metrics;
 pub mod node;

@@ -21,6 +21,7 @@ use xinlian_chain::types::canonical_key;
 use xinlian_chain::Hash;
 
 use crate::admission::RefusalKind;
+use crate::http_errors::error;
 use crate::node::{Node, TxStatus};
 
 /// The routes over a node.
@@ -36,11 +37,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/metrics", get(get_metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(crate::http_errors::json_errors))
         .with_state(node)
-}
-
-fn error(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": msg.into() }))).into_response()
 }
 
 async fn not_found() -> Response {
@@ -131,7 +129,8 @@ async fn post_tx_inner(node: &Arc<Node>, body: &[u8]) -> Response {
             Ok(id) => json!({ "id": hex::encode(id), "status": "pending" }),
             Err(refusal) => {
                 single_code = status_of(refusal.kind);
-                serde_json::to_value(&refusal).unwrap_or_else(|_| json!({ "error": refusal.reason }))
+                serde_json::to_value(&refusal)
+                    .unwrap_or_else(|_| json!({ "error": refusal.reason, "kind": refusal.kind }))
             }
         });
     }
