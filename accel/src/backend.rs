@@ -60,7 +60,7 @@ pub struct BackendInfo {
 ///   much of a healthy device; the work runs elsewhere (the CPU takes anything) and the
 ///   device stays in service;
 /// - start-up and set-up errors (`Config`, `NoRuntime`, `NoDevice`, `DeviceNotFound`,
-///   `Build`): the layer was opened wrongly or a device did not start; nothing was routed.
+///   `Build`, `InUse`): the layer was opened wrongly or a device did not start; nothing was routed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AccelError {
     /// Device fault: the device is gone (unplugged, reset, driver lost), or an OpenCL call on
@@ -107,6 +107,15 @@ pub enum AccelError {
     /// Start-up: no OpenCL loader, platform or device on this machine.
     #[error("no OpenCL device: {0}")]
     NoDevice(String),
+    /// Start-up: the card already has a driver (another node, or `xinlian devices`); it was
+    /// not touched, since opening a card resets it.
+    #[error("card at {path} is in use by {owner} (one driver per card: opening it would reset the owner's work)")]
+    InUse {
+        /// The card's BAR file.
+        path: String,
+        /// Who holds it, as its lock file says (`pid N`, or `another process`).
+        owner: String,
+    },
     /// Start-up: an OpenCL device spec (`--device`, `opencl_devices`) matched nothing.
     #[error("no OpenCL device matches {spec:?}; available: {available}")]
     DeviceNotFound {

@@ -79,8 +79,14 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
 /// and `xinlian devices`, with an error that says what to run when no card is there.
 pub(crate) fn open_backend(path: Option<&Path>) -> anyhow::Result<CardBackend> {
     let path = path.unwrap_or(Path::new(DEFAULT_BAR_PATH));
-    CardBackend::open(path).with_context(|| {
-        format!("no usable card at {} (start one with `xinlian card serve --bar {}`)", path.display(), path.display())
+    CardBackend::open(path).map_err(|e| match e {
+        // The card is there and driven by someone else: the hint below would mislead.
+        e @ xinlian_accel::AccelError::InUse { .. } => anyhow::Error::new(e),
+        other => anyhow::Error::new(other).context(format!(
+            "no usable card at {} (start one with `xinlian card serve --bar {}`)",
+            path.display(),
+            path.display()
+        )),
     })
 }
 

@@ -9,8 +9,8 @@ use xinlian_kernels::sm2;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The card's BAR file to look for (default: /dev/shm/xinlian-card-0). Opening a card
-    /// resets it: do not point this at a card a running node is using.
+    /// The card's BAR file to look for (default: /dev/shm/xinlian-card-0). A card another
+    /// driver holds (a running node) is reported as in use and not touched.
     #[arg(long, value_name = "PATH")]
     card: Option<std::path::PathBuf>,
     /// A vendor's GM/T 0018 (SDF) library to open and list with its DEVICEINFO (repeatable).
@@ -51,6 +51,15 @@ fn card(args: &Args) -> Result<Listed, String> {
             detail: backend.info().device.clone(),
             self_test: backend.self_test().map_err(|e| e.to_string()),
         },
+        // A card another driver holds is reported, not opened: opening it would reset it.
+        Err(e)
+            if matches!(
+                e.downcast_ref::<xinlian_accel::AccelError>(),
+                Some(xinlian_accel::AccelError::InUse { .. })
+            ) =>
+        {
+            return Err(format!("card: {e:#}"));
+        }
         Err(e) => {
             Listed { name: "card".to_string(), detail: path.display().to_string(), self_test: Err(format!("{e:#}")) }
         }

@@ -73,3 +73,17 @@ fn xinlian_verify_on_a_served_card_gives_the_cpu_verdicts() {
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Issue 14, point 8: `xinlian devices` pointed at a card another driver holds reports it as in
+/// use by that process and leaves it alone: the owner's work goes on, nothing was reset.
+#[test]
+fn devices_reports_a_card_in_use_without_touching_it() {
+    let served = Served::start("in-use", &["--profile", "fpga-1m", "--pacing", "fast"]);
+    let owner = CardBackend::open(&served.bar).expect("this test drives the card");
+    let out = xinlian().args(["devices", "--card"]).arg(&served.bar).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(stdout.contains(&format!("in use by pid {}", std::process::id())), "{stdout}");
+    assert!(!stdout.lines().any(|l| l.starts_with("card:") && l.contains("self-test")), "{stdout}");
+    let msgs: MessageBatch = [&b"abc"[..]].into_iter().collect();
+    assert_eq!(owner.sm3_batch(&msgs).unwrap(), vec![sm3::digest(b"abc")], "the owner's card was not reset");
+}

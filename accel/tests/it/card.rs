@@ -410,3 +410,24 @@ fn with_faults_on_concurrent_callers_get_right_answers_or_errors() {
     let recovered = (0..3).any(|_| sim.verify_batch(&prepared).ok().as_ref() == Some(&expected));
     assert!(recovered);
 }
+
+/// Issue 14, point 8: a card has one driver. A second opener is refused with the owner's pid
+/// before it touches the BAR, so the first driver's work goes on; once the owner is gone the
+/// card opens again.
+#[test]
+fn a_second_driver_is_refused_naming_the_owner_and_the_first_keeps_working() {
+    let sim = simulated("pcie-2019", Pacing::Fast, FaultConfig::none(), 0);
+    let bar = sim.card.path().to_path_buf();
+    let first = sim.backend;
+    let second = CardBackend::open(&bar);
+    match second {
+        Err(AccelError::InUse { owner, .. }) => assert_eq!(owner, format!("pid {}", std::process::id())),
+        Err(other) => panic!("expected InUse, got {other}"),
+        Ok(_) => panic!("a second driver opened the card"),
+    }
+    let msgs: MessageBatch = [&b"abc"[..]].into_iter().collect();
+    assert_eq!(first.sm3_batch(&msgs).unwrap(), vec![sm3::digest(b"abc")], "the owner's card was not reset");
+    drop(first);
+    let again = CardBackend::open(&bar).expect("the card opens once its owner is gone");
+    assert_eq!(again.sm3_batch(&msgs).unwrap(), vec![sm3::digest(b"abc")]);
+}

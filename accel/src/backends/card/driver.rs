@@ -114,6 +114,8 @@ pub struct Ticket {
 
 /// The driver of one card.
 pub struct CardDriver {
+    /// Held for the driver's life: no second driver resets this card under it.
+    _owner: super::owner::Ownership,
     bar: Bar,
     identity: CardIdentity,
     sq_offset: usize,
@@ -131,6 +133,8 @@ impl CardDriver {
     /// Map the BAR at `path`, check that it is a card this driver understands, and bring its
     /// queues up. Any card state left by a previous driver is reset.
     pub fn open(path: &Path, config: DriverConfig) -> Result<CardDriver, AccelError> {
+        // Before anything touches the BAR: a card someone else drives is left alone.
+        let owner = super::owner::Ownership::take(path)?;
         let bar = Bar::open(path).map_err(|e| lost(format!("card at {}: {e}", path.display())))?;
         let magic = bar.read32(abi::REG_MAGIC);
         if magic != abi::MAGIC {
@@ -195,6 +199,7 @@ impl CardDriver {
         };
         let now = Instant::now();
         let driver = CardDriver {
+            _owner: owner,
             identity,
             sq_offset,
             cq_offset,

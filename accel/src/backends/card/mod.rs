@@ -20,6 +20,7 @@
 //! caller's to hash elsewhere, and says nothing about the card's health.
 
 pub mod driver;
+pub mod owner;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
