@@ -7,7 +7,7 @@ use std::process::Command;
 /// The DER SubjectPublicKeyInfo of an SM2 public key (65 bytes, uncompressed): id-ecPublicKey
 /// with the SM2 curve OID 1.2.156.10197.1.301.
 pub fn spki_der(pubkey: &[u8; 65]) -> Vec<u8> {
-    let mut out = hex_bytes("3059301306072a8648ce3d020106082a811ccf5501822d034200");
+    let mut out = hex::decode("3059301306072a8648ce3d020106082a811ccf5501822d034200").unwrap();
     out.extend_from_slice(pubkey);
     out
 }
@@ -29,10 +29,6 @@ pub fn sig_der(raw: &[u8; 64]) -> Vec<u8> {
     let mut out = vec![0x30, u8::try_from(body.len()).unwrap()];
     out.extend_from_slice(&body);
     out
-}
-
-fn hex_bytes(h: &str) -> Vec<u8> {
-    (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect()
 }
 
 /// Whether `openssl pkeyutl -verify` (SM3 with Z, ID 1234567812345678) accepts `sig` by

@@ -31,8 +31,7 @@
 
 use crate::dispatch::{by_name, run_and_compare};
 use std::ffi::CString;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -361,45 +360,6 @@ fn signer_card(settings: &str) -> (SoftCard, KeyInfo) {
     (card, made[0])
 }
 
-/// `openssl pkeyutl -verify` of a DER signature over `msg` with the SEC1 key `pk`, default ID.
-fn openssl_verifies(dir: &Path, pk: &[u8; 65], msg: &[u8], sig: &[u8; 64]) -> bool {
-    // SubjectPublicKeyInfo: id-ecPublicKey with the SM2 curve OID, then the point.
-    let mut spki = hex_bytes("3059301306072a8648ce3d020106082a811ccf5501822d034200");
-    spki.extend_from_slice(pk);
-    let b64 = base64(&spki);
-    let pem = format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n");
-    let (r, s): ([u8; 32], [u8; 32]) = (sig[..32].try_into().unwrap(), sig[32..].try_into().unwrap());
-    std::fs::write(dir.join("pub.pem"), pem).unwrap();
-    std::fs::write(dir.join("msg"), msg).unwrap();
-    std::fs::write(dir.join("sig.der"), crate::conformance::der_sig(&r, &s)).unwrap();
-    // openssl pkeyutl -verify -pubin -inkey pub.pem -rawin -digest sm3 -pkeyopt distid:1234567812345678
-    //   -in msg -sigfile sig.der
-    let out = Command::new("openssl")
-        .args(["pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin", "-digest", "sm3"])
-        .args(["-pkeyopt", "distid:1234567812345678", "-in", "msg", "-sigfile", "sig.der"])
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("openssl is needed (scripts/setup.sh installs it): {e}"));
-    out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Signature Verified Successfully")
-}
-
-fn hex_bytes(s: &str) -> Vec<u8> {
-    (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in bytes.chunks(3) {
-        let n =
-            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            out.push(if i <= c.len() { char::from(A[usize::try_from((n >> shift) & 63).unwrap()]) } else { '=' });
-        }
-    }
-    out
-}
-
 #[test]
 fn the_card_signs_with_its_key_and_openssl_and_the_cpu_verify_it() {
     let (card, made) = signer_card("");
@@ -409,9 +369,12 @@ fn the_card_signs_with_its_key_and_openssl_and_the_cpu_verify_it() {
     let sig = signer.sign(msg).unwrap();
     let req = VerifyRequest { pubkey: &made.public_key, id: b"1234567812345678", msg, sig: &sig };
     assert_eq!(verify_one(&xinlian_accel::prepare(&req, None).unwrap()), Verdict::Valid);
-    assert!(openssl_verifies(&card.dir, &made.public_key, msg, &sig), "openssl pkeyutl rejects the card's signature");
     assert!(
-        !openssl_verifies(&card.dir, &made.public_key, b"block 43", &sig),
+        xinlian_testkit::openssl::verifies(&card.dir, &made.public_key, msg, &sig),
+        "openssl pkeyutl rejects the card's signature"
+    );
+    assert!(
+        !xinlian_testkit::openssl::verifies(&card.dir, &made.public_key, b"block 43", &sig),
         "openssl accepts it for another message"
     );
 }
