@@ -106,17 +106,8 @@ pub(crate) struct SdfKeysArgs {
     password_file: PathBuf,
 }
 
-/// The first line of a password file, without its line end.
-pub(crate) fn read_password(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let text = std::fs::read(path).with_context(|| format!("cannot read the password file {}", path.display()))?;
-    let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    anyhow::ensure!(!line.is_empty(), "the password file {} is empty", path.display());
-    Ok(line.to_vec())
-}
-
 pub(crate) fn sdf_keys(args: &SdfKeysArgs) -> anyhow::Result<()> {
-    let password = read_password(&args.password_file)?;
+    let password = xinlian_node::card_key::read_password_file(&args.password_file)?;
     let keys: Vec<xinlian_sdf_sim::NewKey<'_>> =
         (1..=args.count).map(|index| xinlian_sdf_sim::NewKey { index, password: &password, secret: None }).collect();
     let made = xinlian_sdf_sim::create_keystore(&args.out, &keys)

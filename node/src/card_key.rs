@@ -3,7 +3,7 @@
 //! this process. The key's access password is read from `key_password_file` or the
 //! environment variable `key_password_env`, never from the command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use xinlian_accel::SdfSigner;
 use xinlian_chain::{BlockSigner, ChainError, PublicKey};
@@ -38,15 +38,22 @@ fn parse(spec: &str) -> Result<(PathBuf, u32), NodeError> {
     Ok((PathBuf::from(path), index))
 }
 
+/// A card key's access password from a file: its first line, without the line end. An
+/// empty one is refused, naming the file (a card would only answer "wrong password").
+pub fn read_password_file(path: &Path) -> Result<Vec<u8>, NodeError> {
+    let text = std::fs::read(path).map_err(|source| NodeError::Io { path: path.display().to_string(), source })?;
+    let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        return Err(NodeError::config(path.display().to_string(), "the password file is empty"));
+    }
+    Ok(line.to_vec())
+}
+
 /// The password, from the file or the environment variable the config names.
 fn password(node: &NodeSection) -> Result<Vec<u8>, NodeError> {
     match (&node.key_password_file, &node.key_password_env) {
-        (Some(path), None) => {
-            let text =
-                std::fs::read(path).map_err(|source| NodeError::Io { path: path.display().to_string(), source })?;
-            let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
-            Ok(line.strip_suffix(b"\r").unwrap_or(line).to_vec())
-        }
+        (Some(path), None) => read_password_file(path),
         (None, Some(var)) => std::env::var_os(var)
             .map(|v| v.into_encoded_bytes())
             .ok_or_else(|| NodeError::config("node.key_password_env", format!("${var} is not set"))),
