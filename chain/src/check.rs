@@ -151,6 +151,18 @@ pub fn validate(
     verify: &mut Verifier<'_>,
     state: &dyn StateView,
 ) -> Result<Execution, Reject> {
+    validate_with_ids(block, cx, known, verify, state).map(|(_, ex)| ex)
+}
+
+/// [`validate`], also giving the transactions' ids it computed (in block order), so that a
+/// caller storing the block does not hash every transaction again.
+pub fn validate_with_ids(
+    block: &Block,
+    cx: &Context<'_>,
+    known: &dyn Fn(&Hash) -> Known,
+    verify: &mut Verifier<'_>,
+    state: &dyn StateView,
+) -> Result<(Vec<Hash>, Execution), Reject> {
     check_link(block, &cx.parent, cx.now_ms, cx.max_future_ms)?;
     let h = &block.header;
     if !cx.validators.is_empty() && !cx.validators.contains(&h.proposer) {
@@ -206,5 +218,5 @@ pub fn validate(
             hex::encode(h.state_root)
         )));
     }
-    Ok(ex)
+    Ok((ids, ex))
 }

@@ -184,11 +184,12 @@ impl Node {
             Ok(r) => r,
             Err(e) => return Err(Reject { tx: None, reason: format!("this node could not check the block: {e}") }),
         };
-        match &result {
-            Ok(ex) => {
-                let ids = block.txs.iter().map(Transaction::id).collect();
-                let executed = Executed { ids, execution: ex.clone(), height: block.header.height, took: t0.elapsed() };
+        match result {
+            Ok((ids, execution)) => {
+                let executed =
+                    Executed { ids, execution: execution.clone(), height: block.header.height, took: t0.elapsed() };
                 lock(self.executed()).insert(block.hash(), executed);
+                Ok(execution)
             }
             Err(reject) => {
                 self.metrics().blocks_refused.fetch_add(1, Ordering::Relaxed);
@@ -198,12 +199,12 @@ impl Node {
                     reason = %reject,
                     "refused a block"
                 );
+                Err(reject)
             }
         }
-        result
     }
 
-    fn validate_blocking(&self, block: &Block) -> Result<Execution, Reject> {
+    fn validate_blocking(&self, block: &Block) -> Result<(Vec<Hash>, Execution), Reject> {
         let head = self.head();
         let parent = check::Parent {
             height: head.height,
@@ -230,7 +231,7 @@ impl Node {
             }
         };
         let mut verify = |checks: Vec<SignatureCheck>| self.verify_checks(checks);
-        check::validate(block, &cx, &known, &mut verify, self.store())
+        check::validate_with_ids(block, &cx, &known, &mut verify, self.store())
     }
 
     /// Verify signatures through accel's dispatcher (the whole batch at once).
@@ -267,14 +268,14 @@ impl Node {
         let executed = match cached {
             Some(e) => e,
             None => {
-                let t0 = Instant::now();
-                let execution = self
-                    .validate(block.clone())
+                // Validation leaves the executed block in the cache, ids and all: take it.
+                self.validate(block.clone())
                     .await
                     .map_err(|r| NodeError::Block { height, reason: format!("decided but invalid here: {r}") })?;
-                let ids = block.txs.iter().map(Transaction::id).collect();
-                lock(self.executed()).remove(&hash);
-                Executed { ids, execution, height, took: t0.elapsed() }
+                lock(self.executed()).remove(&hash).ok_or_else(|| NodeError::Block {
+                    height,
+                    reason: "validated, but its execution is gone from the cache".into(),
+                })?
             }
         };
         let head = self.head();
