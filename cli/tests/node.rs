@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, reason = "tests: a failed unwrap is a failed test")]
 
 mod common;
+#[path = "node/slow_clients.rs"]
+mod slow_clients;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -80,11 +80,28 @@ pub struct RpcSection {
     pub max_body_bytes: usize,
     /// Most transactions in one `POST /tx` array.
     pub max_txs_per_request: usize,
+    /// How long a connection may take to send a complete request head (request line and
+    /// headers), in milliseconds, counted from when it opened or from the end of its previous
+    /// response: an idle keep-alive connection is closed after this long too.
+    pub header_timeout_ms: u64,
+    /// How long a request may take to send its whole body once its head has arrived, in
+    /// milliseconds; a slower one gets 408 and its connection is closed.
+    pub body_timeout_ms: u64,
+    /// Most connections open at once; beyond it the node stops accepting until one closes
+    /// (the timeouts above bound how long that takes).
+    pub max_connections: usize,
 }
 
 impl Default for RpcSection {
     fn default() -> RpcSection {
-        RpcSection { listen: "127.0.0.1:8600".into(), max_body_bytes: 8 << 20, max_txs_per_request: 10_000 }
+        RpcSection {
+            listen: "127.0.0.1:8600".into(),
+            max_body_bytes: 8 << 20,
+            max_txs_per_request: 10_000,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            max_connections: 4_096,
+        }
     }
 }
 
@@ -178,6 +195,15 @@ listen = "127.0.0.1:8600"
 max_body_bytes = 8388608
 # Most transactions in one POST /tx array.
 max_txs_per_request = 10000
+# A connection must send a whole request head (request line and headers) within this many
+# milliseconds of opening or of its previous response; an idle keep-alive connection is
+# closed after this long.
+header_timeout_ms = 10000
+# ... and then the whole body within this many milliseconds, or it gets 408 and is closed.
+body_timeout_ms = 30000
+# Most connections open at once; beyond it the node stops accepting until one closes. The
+# node raises its open-file limit to fit (README, "Slow and idle clients").
+max_connections = 4096
 
 [mempool]
 # Most transactions waiting for a block; when full, POST /tx answers 503 (retry later).
@@ -236,6 +262,7 @@ impl Config {
         let positive = [
             ("rpc.max_body_bytes", self.rpc.max_body_bytes),
             ("rpc.max_txs_per_request", self.rpc.max_txs_per_request),
+            ("rpc.max_connections", self.rpc.max_connections),
             ("mempool.max_txs", self.mempool.max_txs),
             ("block.max_txs", self.block.max_txs),
         ];
@@ -249,6 +276,13 @@ impl Config {
                 "block.interval_ms",
                 format!("{}: must be 1 to 600000", self.block.interval_ms),
             ));
+        }
+        for (name, v) in
+            [("rpc.header_timeout_ms", self.rpc.header_timeout_ms), ("rpc.body_timeout_ms", self.rpc.body_timeout_ms)]
+        {
+            if v == 0 || v > 3_600_000 {
+                return Err(NodeError::config(name, format!("{v}: must be 1 to 3600000")));
+            }
         }
         if u32::try_from(self.block.max_txs).is_err() {
             return Err(NodeError::config("block.max_txs", "must fit in 32 bits"));

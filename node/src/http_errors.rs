@@ -3,7 +3,7 @@
 //! Owns: the fixed set of error kinds of the API beside the refusal kinds of admission
 //! (`malformed`, `wrong_chain`, `bad_signature`, `duplicate`, `replay`, `mempool_full`,
 //! `shutting_down`, `unavailable`): `bad_request`, `not_found`, `method_not_allowed`,
-//! `payload_too_large`, `internal`. The framework answers some requests itself (a body over
+//! `payload_too_large`, `request_timeout`, `internal`. The framework answers some requests itself (a body over
 //! `rpc.max_body_bytes`, a path segment that is not UTF-8, a method a route does not take) with
 //! plain text or an empty body; [`json_errors`] rewrites those, keeping status and headers.
 
@@ -19,6 +19,7 @@ pub fn kind_of(status: StatusCode) -> &'static str {
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
         StatusCode::SERVICE_UNAVAILABLE => "unavailable",
         s if s.is_server_error() => "internal",
         _ => "bad_request",

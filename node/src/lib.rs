@@ -22,6 +22,7 @@ pub mod card_key;
 pub mod config;
 pub mod error;
 pub mod http_errors;
+pub mod listener;
 pub mod mempool;
 pub mod metrics;
 pub mod node;

@@ -1,16 +1,24 @@
-//! `xinlian run`: open the node, serve the HTTP API, produce blocks, stop cleanly on
-//! Ctrl-C or SIGTERM (the block in progress is committed first; pending transactions that
-//! are not yet in a block are dropped, and clients resubmit them: only "committed" is durable).
+//! `xinlian run`: open the node, serve the HTTP API, run consensus, stop cleanly on Ctrl-C or
+//! SIGTERM: new transactions are refused, everything admitted is committed (within
+//! `block.drain_on_stop_ms`), open requests finish, then the process exits 0.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::builder::NodeBuilder;
 use crate::config::Config;
 use crate::error::NodeError;
+use crate::listener::{self, Limits};
 
 /// Run a node until a signal or a fatal error.
 pub async fn run(config: Config) -> Result<(), NodeError> {
     let addr = config.listen_addr()?;
+    let limits = Limits {
+        header_timeout: Duration::from_millis(config.rpc.header_timeout_ms),
+        body_timeout: Duration::from_millis(config.rpc.body_timeout_ms),
+        max_body_bytes: config.rpc.max_body_bytes,
+        max_connections: listener::raise_open_file_limit(config.rpc.max_connections),
+    };
     let node = NodeBuilder::new(config).build()?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AddrInUse { " (is another node running?)" } else { "" };
@@ -33,20 +41,19 @@ pub async fn run(config: Config) -> Result<(), NodeError> {
         consensus = node.ordering_name(),
         "node started"
     );
-    tracing::info!("HTTP API on http://{local}");
+    tracing::info!(
+        max_connections = limits.max_connections,
+        header_timeout_ms = config_ms(limits.header_timeout),
+        body_timeout_ms = config_ms(limits.body_timeout),
+        "HTTP API on http://{local}"
+    );
 
     let consensus_node = Arc::clone(&node);
     let mut producer = tokio::spawn(async move { consensus_node.run_consensus().await });
     let app = crate::rpc::router(Arc::clone(&node));
     let stop_node = Arc::clone(&node);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(listener::serve(listener, app, limits, stop_rx));
     own_shutdown_signals();
     let outcome = tokio::select! {
         _ = shutdown_signal() => {
@@ -62,9 +69,13 @@ pub async fn run(config: Config) -> Result<(), NodeError> {
             r
         }
     };
-    let _ = stop_tx.send(());
+    let _ = stop_tx.send(true);
     let _ = server.await;
     outcome
+}
+
+fn config_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 async fn producer_result(producer: &mut tokio::task::JoinHandle<Result<(), NodeError>>) -> Result<(), NodeError> {
