@@ -56,6 +56,8 @@ pub(crate) fn load_config(path: Option<&Path>, data: Option<&Path>, listen: Opti
 
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
     let config = load_config(args.config.as_deref(), args.data.as_deref(), args.listen.as_deref())?;
+    // Before any thread starts: each thread takes an arena on its first allocation.
+    xinlian_node::memory::limit_allocator_arenas();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("xinlian")

@@ -6,6 +6,8 @@
 mod common;
 #[path = "node/slow_clients.rs"]
 mod slow_clients;
+#[path = "node/soak.rs"]
+mod soak;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

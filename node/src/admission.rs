@@ -169,7 +169,13 @@ impl Node {
                         Ok(false) => refusal(RefusalKind::Duplicate, "duplicate: this tx id is already pending".into()),
                         Err(Full) => refusal(
                             RefusalKind::MempoolFull,
-                            format!("mempool full ({} transactions): retry later", pool.capacity()),
+                            format!(
+                                "mempool full ({} transactions, {} bytes; mempool.max_txs {}, mempool.max_bytes {}): retry later",
+                                pool.len(),
+                                pool.bytes(),
+                                pool.capacity(),
+                                pool.max_bytes()
+                            ),
                         ),
                     },
                     Verdict::Malformed(_) => refusal(RefusalKind::Malformed, format!("signature: {verdict}")),

@@ -106,7 +106,7 @@ impl NodeBuilder {
         for w in accel.warnings() {
             tracing::warn!("accel: {w}");
         }
-        let store = Arc::new(Store::open(&dir)?);
+        let store = Arc::new(Store::open(&dir, &config.storage)?);
         let head = open_chain(&store, &genesis, &dir, &accel)?;
         Ok(Node::from_parts(Parts {
             config,

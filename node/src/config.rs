@@ -25,6 +25,8 @@ pub struct Config {
     pub mempool: MempoolSection,
     /// `[block]`.
     pub block: BlockSection,
+    /// `[storage]`.
+    pub storage: StorageSection,
     /// `[genesis]`.
     pub genesis: GenesisSection,
     /// `[accel]`: the acceleration layer (see `xinlian_accel::config`).
@@ -90,6 +92,9 @@ pub struct RpcSection {
     /// Most connections open at once; beyond it the node stops accepting until one closes
     /// (the timeouts above bound how long that takes).
     pub max_connections: usize,
+    /// Most request-body bytes held at once, over all connections (bodies being read, then
+    /// decoded and admitted); a request waits for room.
+    pub max_inflight_body_bytes: usize,
 }
 
 impl Default for RpcSection {
@@ -101,6 +106,7 @@ impl Default for RpcSection {
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
             max_connections: 4_096,
+            max_inflight_body_bytes: 32 << 20,
         }
     }
 }
@@ -111,13 +117,16 @@ impl Default for RpcSection {
 pub struct MempoolSection {
     /// Most transactions waiting for a block; beyond it `POST /tx` answers 503.
     pub max_txs: usize,
+    /// Most bytes the waiting transactions may hold (`node::mempool::footprint`); beyond it
+    /// `POST /tx` answers 503 too.
+    pub max_bytes: usize,
     /// Rejected tx ids remembered for `GET /tx/{id}` (oldest forgotten first).
     pub remember_rejected: usize,
 }
 
 impl Default for MempoolSection {
     fn default() -> MempoolSection {
-        MempoolSection { max_txs: 100_000, remember_rejected: 100_000 }
+        MempoolSection { max_txs: 100_000, max_bytes: 128 << 20, remember_rejected: 100_000 }
     }
 }
 
@@ -129,6 +138,9 @@ pub struct BlockSection {
     pub interval_ms: u64,
     /// ... or as soon as this many transactions wait.
     pub max_txs: usize,
+    /// Most bytes of transactions in one block (`node::mempool::footprint`): what bounds the
+    /// memory a block takes while it is built, executed and committed.
+    pub max_bytes: usize,
     /// A peer's block whose timestamp is further ahead of this node's clock than this, in
     /// milliseconds, is refused.
     pub max_future_ms: u64,
@@ -139,7 +151,32 @@ pub struct BlockSection {
 
 impl Default for BlockSection {
     fn default() -> BlockSection {
-        BlockSection { interval_ms: 200, max_txs: 5_000, max_future_ms: 5_000, drain_on_stop_ms: 10_000 }
+        BlockSection {
+            interval_ms: 200,
+            max_txs: 5_000,
+            max_bytes: 16 << 20,
+            max_future_ms: 5_000,
+            drain_on_stop_ms: 10_000,
+        }
+    }
+}
+
+/// `[storage]`: RocksDB's memory and files.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSection {
+    /// Memtables of all column families together, in bytes: past it RocksDB flushes the
+    /// largest to disk.
+    pub write_buffer_bytes: usize,
+    /// The block cache shared by all column families, index and filter blocks included.
+    pub block_cache_bytes: usize,
+    /// Most table files RocksDB keeps open.
+    pub max_open_files: u32,
+}
+
+impl Default for StorageSection {
+    fn default() -> StorageSection {
+        StorageSection { write_buffer_bytes: 64 << 20, block_cache_bytes: 32 << 20, max_open_files: 512 }
     }
 }
 
@@ -204,10 +241,14 @@ body_timeout_ms = 30000
 # Most connections open at once; beyond it the node stops accepting until one closes. The
 # node raises its open-file limit to fit (README, "Slow and idle clients").
 max_connections = 4096
+# Most request-body bytes held at once over all connections; a request waits for room.
+max_inflight_body_bytes = 33554432
 
 [mempool]
 # Most transactions waiting for a block; when full, POST /tx answers 503 (retry later).
 max_txs = 100000
+# ... or when the waiting transactions would hold more than this many bytes.
+max_bytes = 134217728
 # How many rejected tx ids GET /tx/{id} still reports as rejected.
 remember_rejected = 100000
 
@@ -216,10 +257,20 @@ remember_rejected = 100000
 interval_ms = 200
 # ... or as soon as this many transactions wait.
 max_txs = 5000
+# Most bytes of transactions in one block (what a block costs in memory while it is made).
+max_bytes = 16777216
 # A peer's block stamped further ahead of this node's clock than this is refused.
 max_future_ms = 5000
 # On Ctrl-C or SIGTERM: how long to go on committing what was already admitted before exiting.
 drain_on_stop_ms = 10000
+
+[storage]
+# RocksDB's memtables, all column families together, in bytes (past it the largest is flushed).
+write_buffer_bytes = 67108864
+# RocksDB's block cache, shared, index and filter blocks included, in bytes.
+block_cache_bytes = 33554432
+# Most table files RocksDB keeps open.
+max_open_files = 512
 
 [genesis]
 # Used only when the genesis file is missing (first start): the genesis made then funds the
@@ -263,6 +314,12 @@ impl Config {
             ("rpc.max_body_bytes", self.rpc.max_body_bytes),
             ("rpc.max_txs_per_request", self.rpc.max_txs_per_request),
             ("rpc.max_connections", self.rpc.max_connections),
+            ("rpc.max_inflight_body_bytes", self.rpc.max_inflight_body_bytes),
+            ("mempool.max_bytes", self.mempool.max_bytes),
+            ("block.max_bytes", self.block.max_bytes),
+            ("storage.write_buffer_bytes", self.storage.write_buffer_bytes),
+            ("storage.block_cache_bytes", self.storage.block_cache_bytes),
+            ("storage.max_open_files", self.storage.max_open_files as usize),
             ("mempool.max_txs", self.mempool.max_txs),
             ("block.max_txs", self.block.max_txs),
         ];
@@ -283,6 +340,21 @@ impl Config {
             if v == 0 || v > 3_600_000 {
                 return Err(NodeError::config(name, format!("{v}: must be 1 to 3600000")));
             }
+        }
+        if self.rpc.max_inflight_body_bytes < self.rpc.max_body_bytes {
+            return Err(NodeError::config(
+                "rpc.max_inflight_body_bytes",
+                format!(
+                    "{} is less than rpc.max_body_bytes ({}): a largest request could never be read",
+                    self.rpc.max_inflight_body_bytes, self.rpc.max_body_bytes
+                ),
+            ));
+        }
+        if !(16..=1_000_000).contains(&self.storage.max_open_files) {
+            return Err(NodeError::config(
+                "storage.max_open_files",
+                format!("{}: must be 16 to 1000000", self.storage.max_open_files),
+            ));
         }
         if u32::try_from(self.block.max_txs).is_err() {
             return Err(NodeError::config("block.max_txs", "must fit in 32 bits"));

@@ -23,6 +23,7 @@ pub mod config;
 pub mod error;
 pub mod http_errors;
 pub mod listener;
+pub mod memory;
 pub mod mempool;
 pub mod metrics;
 pub mod node;

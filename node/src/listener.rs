@@ -8,7 +8,8 @@
 //!   when a response has been written, so it bounds both a slow request head and an idle
 //!   keep-alive connection;
 //! - [`body_deadline`] reads the whole body within `rpc.body_timeout_ms` (else 408, and the
-//!   connection closes);
+//!   connection closes), and holds its bytes against `rpc.max_inflight_body_bytes` until the
+//!   request is answered, so bodies in flight have a memory bound;
 //! - at most `rpc.max_connections` are open; beyond it the accept loop waits for one to
 //!   close, which the two timeouts bound. [`raise_open_file_limit`] makes room for them.
 
@@ -16,7 +17,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -26,7 +27,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::http_errors::error;
@@ -49,12 +50,27 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// `rpc.max_connections`, after [`raise_open_file_limit`].
     pub max_connections: usize,
+    /// `rpc.max_inflight_body_bytes`.
+    pub max_inflight_body_bytes: usize,
+}
+
+/// What the body middleware shares between requests: the limits, and the room left for
+/// bodies in flight, in KiB (a semaphore counts permits in `u32` per acquire).
+#[derive(Clone)]
+struct Bodies {
+    limits: Limits,
+    room_kib: Arc<Semaphore>,
+}
+
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
 }
 
 /// Serve `app` on `listener` within `limits` until `stop` turns true; then stop accepting,
 /// let open requests finish (a few seconds at most) and return.
 pub async fn serve(listener: TcpListener, app: Router, limits: Limits, mut stop: watch::Receiver<bool>) {
-    let app = app.layer(axum::middleware::from_fn_with_state(limits, body_deadline));
+    let bodies = Bodies { limits, room_kib: Arc::new(Semaphore::new(kib(limits.max_inflight_body_bytes) as usize)) };
+    let app = app.layer(axum::middleware::from_fn_with_state(bodies, body_deadline));
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let (close_tx, close_rx) = watch::channel(false);
     let mut conns = JoinSet::new();
@@ -134,32 +150,58 @@ async fn turned_true(flag: &mut watch::Receiver<bool>) {
 }
 
 /// Middleware: read the whole request body within `rpc.body_timeout_ms` and at most
-/// `rpc.max_body_bytes`, then hand it on. A slow body gets 408 and `Connection: close`.
-async fn body_deadline(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+/// `rpc.max_body_bytes`, then hand it on; its bytes count against
+/// `rpc.max_inflight_body_bytes` until the answer is made. A slow body gets 408 and
+/// `Connection: close`.
+async fn body_deadline(State(bodies): State<Bodies>, request: Request, next: Next) -> Response {
+    let limits = bodies.limits;
     let (parts, body) = request.into_parts();
-    let declared =
-        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
+    // hyper knows the exact length of a body with Content-Length, and 0 for a request
+    // without a body (a GET); a chunked body may grow to the limit.
+    let holds = body.size_hint().exact().map_or(limits.max_body_bytes as u64, |n| n);
+    if holds > limits.max_body_bytes as u64 {
         return too_large(limits);
     }
-    let bytes: Bytes =
-        match tokio::time::timeout(limits.body_timeout, axum::body::to_bytes(body, limits.max_body_bytes)).await {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(e)) if is_length_limit(&e) => return too_large(limits),
-            Ok(Err(e)) => {
-                return closing(error(StatusCode::BAD_REQUEST, format!("could not read the request body: {e}")))
-            }
-            Err(_) => {
-                return closing(error(
-                    StatusCode::REQUEST_TIMEOUT,
-                    format!(
-                        "the request body did not arrive within rpc.body_timeout_ms ({} ms)",
-                        limits.body_timeout.as_millis()
-                    ),
-                ))
-            }
-        };
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    let room = match hold_room(&bodies, holds).await {
+        Ok(room) => room,
+        Err(busy) => return busy,
+    };
+    let read = tokio::time::timeout(limits.body_timeout, axum::body::to_bytes(body, limits.max_body_bytes)).await;
+    let bytes: Bytes = match read {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) if is_length_limit(&e) => return too_large(limits),
+        Ok(Err(e)) => return closing(error(StatusCode::BAD_REQUEST, format!("could not read the request body: {e}"))),
+        Err(_) => {
+            let ms = limits.body_timeout.as_millis();
+            let msg = format!("the request body did not arrive within rpc.body_timeout_ms ({ms} ms)");
+            return closing(error(StatusCode::REQUEST_TIMEOUT, msg));
+        }
+    };
+    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    drop(room);
+    response
+}
+
+/// Room for a body of `bytes` among the bodies in flight, or a 503 when none came within
+/// `rpc.body_timeout_ms` (waiting counts against the body's time: a client cannot tell the
+/// two apart).
+async fn hold_room(bodies: &Bodies, bytes: u64) -> Result<Option<OwnedSemaphorePermit>, Response> {
+    if bytes == 0 {
+        return Ok(None);
+    }
+    let want = kib(usize::try_from(bytes).unwrap_or(usize::MAX));
+    let acquire = Arc::clone(&bodies.room_kib).acquire_many_owned(want);
+    match tokio::time::timeout(bodies.limits.body_timeout, acquire).await {
+        Ok(Ok(permit)) => Ok(Some(permit)),
+        Ok(Err(_)) | Err(_) => {
+            let mut busy = closing(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many request bodies in flight (rpc.max_inflight_body_bytes): retry later",
+            ));
+            busy.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Err(busy)
+        }
+    }
 }
 
 fn is_length_limit(e: &axum::Error) -> bool {

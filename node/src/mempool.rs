@@ -1,5 +1,5 @@
-//! The mempool: verified transactions waiting for a block, bounded, in arrival order; and a
-//! bounded memory of rejected tx ids for `GET /tx/{id}`.
+//! The mempool: verified transactions waiting for a block, bounded in count and in bytes, in
+//! arrival order; and a bounded memory of rejected tx ids for `GET /tx/{id}`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -15,7 +15,20 @@ pub struct Mempool {
     queue: VecDeque<(Hash, Arc<Transaction>)>,
     ids: HashMap<Hash, Arc<Transaction>>,
     capacity: usize,
+    max_bytes: usize,
+    bytes: usize,
     oldest_since: Option<Instant>,
+}
+
+/// Bytes one waiting transaction holds: the transaction with its key and value, its place in
+/// the queue and in the id map (an upper estimate: what the memory bound counts).
+pub fn footprint(tx: &Transaction) -> usize {
+    let payload = match &tx.payload {
+        xinlian_chain::Payload::Put { key, value } => key.len() + value.len(),
+        _ => 0,
+    };
+    const FIXED: usize = std::mem::size_of::<Transaction>() + 2 * (32 + 8) + 64;
+    FIXED + tx.chain_id.len() + payload
 }
 
 /// The pool is at capacity.
@@ -23,9 +36,27 @@ pub struct Mempool {
 pub struct Full;
 
 impl Mempool {
-    /// An empty pool holding at most `capacity` transactions.
-    pub fn new(capacity: usize) -> Mempool {
-        Mempool { queue: VecDeque::new(), ids: HashMap::new(), capacity: capacity.max(1), oldest_since: None }
+    /// An empty pool holding at most `capacity` transactions and `max_bytes` of them (as
+    /// [`footprint`] counts).
+    pub fn new(capacity: usize, max_bytes: usize) -> Mempool {
+        Mempool {
+            queue: VecDeque::new(),
+            ids: HashMap::new(),
+            capacity: capacity.max(1),
+            max_bytes,
+            bytes: 0,
+            oldest_since: None,
+        }
+    }
+
+    /// The bound in bytes.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// Bytes the waiting transactions hold, as [`footprint`] counts.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Transactions waiting.
@@ -58,9 +89,11 @@ impl Mempool {
         if self.ids.contains_key(&id) {
             return Ok(false);
         }
-        if self.queue.len() >= self.capacity {
+        let size = footprint(&tx);
+        if self.queue.len() >= self.capacity || self.bytes + size > self.max_bytes {
             return Err(Full);
         }
+        self.bytes += size;
         if self.queue.is_empty() {
             self.oldest_since = Some(Instant::now());
         }
@@ -74,9 +107,19 @@ impl Mempool {
         self.oldest_since
     }
 
-    /// The first `n` transactions, left in place.
-    pub fn front(&self, n: usize) -> Vec<(Hash, Arc<Transaction>)> {
-        self.queue.iter().take(n).cloned().collect()
+    /// The first transactions, at most `n` of them and `max_bytes` as [`footprint`] counts
+    /// (but always the first one), left in place.
+    pub fn front(&self, n: usize, max_bytes: usize) -> Vec<(Hash, Arc<Transaction>)> {
+        let mut bytes = 0;
+        let mut out = Vec::new();
+        for (id, tx) in self.queue.iter().take(n) {
+            bytes += footprint(tx);
+            if bytes > max_bytes && !out.is_empty() {
+                break;
+            }
+            out.push((*id, Arc::clone(tx)));
+        }
+        out
     }
 
     /// Drop the transactions of a committed block, wherever they are in the queue; ids that
@@ -85,7 +128,8 @@ impl Mempool {
         let before = self.queue.len();
         let mut gone: HashSet<Hash> = HashSet::with_capacity(committed.len());
         for id in committed {
-            if self.ids.remove(id).is_some() {
+            if let Some(tx) = self.ids.remove(id) {
+                self.bytes -= footprint(&tx);
                 gone.insert(*id);
             }
         }
@@ -112,10 +156,20 @@ impl RejectedLog {
         RejectedLog { order: VecDeque::new(), reasons: HashMap::new(), capacity }
     }
 
-    /// Remember why `id` was rejected.
-    pub fn insert(&mut self, id: Hash, reason: String) {
+    /// Longest reason kept, in bytes: with it, the log's memory is bounded by its capacity.
+    pub const MAX_REASON: usize = 240;
+
+    /// Remember why `id` was rejected (the reason cut to [`RejectedLog::MAX_REASON`] bytes).
+    pub fn insert(&mut self, id: Hash, mut reason: String) {
         if self.capacity == 0 {
             return;
+        }
+        if reason.len() > Self::MAX_REASON {
+            let mut end = Self::MAX_REASON;
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            reason.truncate(end);
         }
         if self.reasons.insert(id, reason).is_none() {
             self.order.push_back(id);
@@ -151,7 +205,7 @@ mod tests {
 
     #[test]
     fn bounded_ordered_and_deduplicated() {
-        let mut pool = Mempool::new(2);
+        let mut pool = Mempool::new(2, usize::MAX);
         let (a, ta) = tx(1);
         let (b, tb) = tx(2);
         let (c, tc) = tx(3);
@@ -159,7 +213,7 @@ mod tests {
         assert_eq!(pool.insert(a, ta), Ok(false));
         assert_eq!(pool.insert(b, tb), Ok(true));
         assert_eq!(pool.insert(c, tc.clone()), Err(Full));
-        assert_eq!(pool.front(5).iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![a, b]);
+        assert_eq!(pool.front(5, usize::MAX).iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![a, b]);
         assert_eq!(pool.remove_committed(&[a]), 1);
         assert!(!pool.contains(&a) && pool.contains(&b));
         assert_eq!(pool.insert(c, tc), Ok(true));
@@ -168,7 +222,7 @@ mod tests {
 
     #[test]
     fn a_block_from_elsewhere_removes_by_id_not_by_position() {
-        let mut pool = Mempool::new(10);
+        let mut pool = Mempool::new(10, usize::MAX);
         let txs: Vec<_> = (1..=5).map(tx).collect();
         for (id, t) in &txs {
             pool.insert(*id, Arc::clone(t)).unwrap();
@@ -176,7 +230,7 @@ mod tests {
         // Another node's block holds the 2nd and 4th, and one this pool never saw.
         let (unseen, _) = tx(99);
         assert_eq!(pool.remove_committed(&[txs[3].0, unseen, txs[1].0]), 2);
-        let left: Vec<Hash> = pool.front(10).iter().map(|(id, _)| *id).collect();
+        let left: Vec<Hash> = pool.front(10, usize::MAX).iter().map(|(id, _)| *id).collect();
         assert_eq!(left, vec![txs[0].0, txs[2].0, txs[4].0]);
         assert!(pool.get(&txs[1].0).is_none() && pool.get(&txs[2].0).is_some());
         assert_eq!(pool.remove_committed(&[]), 0);
@@ -190,5 +244,30 @@ mod tests {
         log.insert([3; 32], "three".into());
         assert_eq!(log.get(&[1; 32]), None);
         assert_eq!(log.get(&[3; 32]), Some("three"));
+    }
+
+    #[test]
+    fn the_byte_bound_refuses_what_does_not_fit_and_frees_what_is_committed() {
+        let txs: Vec<_> = (1..=3).map(tx).collect();
+        let each = footprint(&txs[0].1);
+        let mut pool = Mempool::new(100, 2 * each);
+        pool.insert(txs[0].0, Arc::clone(&txs[0].1)).unwrap();
+        pool.insert(txs[1].0, Arc::clone(&txs[1].1)).unwrap();
+        assert_eq!(pool.bytes(), 2 * each);
+        assert_eq!(pool.insert(txs[2].0, Arc::clone(&txs[2].1)), Err(Full));
+        assert_eq!(pool.front(10, each + 1).len(), 1, "a second one would pass the byte cap");
+        assert_eq!(pool.front(10, 1).len(), 1, "the first one always goes");
+        pool.remove_committed(&[txs[0].0]);
+        assert_eq!(pool.bytes(), each);
+        assert_eq!(pool.insert(txs[2].0, Arc::clone(&txs[2].1)), Ok(true));
+    }
+
+    #[test]
+    fn rejected_reasons_are_cut_to_the_bound_on_a_char_boundary() {
+        let mut log = RejectedLog::new(1);
+        log.insert([1; 32], "é".repeat(RejectedLog::MAX_REASON));
+        let kept = log.get(&[1; 32]).unwrap();
+        assert!(kept.len() <= RejectedLog::MAX_REASON && kept.len() >= RejectedLog::MAX_REASON - 1, "{}", kept.len());
+        assert!(kept.chars().all(|c| c == 'é'));
     }
 }

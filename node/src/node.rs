@@ -99,7 +99,7 @@ impl std::fmt::Debug for Node {
 impl Node {
     pub(crate) fn from_parts(p: Parts) -> Arc<Node> {
         Arc::new(Node {
-            pool: Mutex::new(Mempool::new(p.config.mempool.max_txs)),
+            pool: Mutex::new(Mempool::new(p.config.mempool.max_txs, p.config.mempool.max_bytes)),
             rejected: Mutex::new(RejectedLog::new(p.config.mempool.remember_rejected)),
             head: Mutex::new(p.head),
             executed: Mutex::new(HashMap::new()),

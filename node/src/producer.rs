@@ -88,7 +88,8 @@ impl Node {
         }
     }
 
-    /// A block at `height` from the oldest waiting transactions (at most `block.max_txs`),
+    /// A block at `height` from the oldest waiting transactions (at most `block.max_txs` and
+    /// `block.max_bytes`),
     /// executed and signed; kept executed until its commit. `None` when none is left to
     /// include (ids that reached the pool again after their first copy was committed are
     /// dropped from the pool here).
@@ -98,7 +99,8 @@ impl Node {
         if height != head.height + 1 {
             return Err(NodeError::Block { height, reason: format!("cannot propose on a head at {}", head.height) });
         }
-        let batch = lock(self.pool()).front(self.config().block.max_txs);
+        let block_cfg = &self.config().block;
+        let batch = lock(self.pool()).front(block_cfg.max_txs, block_cfg.max_bytes);
         let node = Arc::clone(self);
         let (ids, txs, stale) =
             tokio::task::spawn_blocking(move || node.fresh(batch)).await.map_err(|e| NodeError::task("block", e))??;

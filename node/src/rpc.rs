@@ -297,6 +297,10 @@ async fn get_status(State(node): State<Arc<Node>>) -> Response {
         "ordering": node.ordering_name(),
         "validators": node.validators().iter().map(hex::encode).collect::<Vec<_>>(),
         "mempool": { "txs": txs, "capacity": capacity },
+        "memory": {
+            "bound_bytes": crate::memory::Budget::of(node.config()).total(),
+            "resident_bytes": crate::memory::resident_bytes(),
+        },
         "uptime_s": node.uptime().as_secs(),
         "accel": { "backends": node.backends(), "warnings": node.accel().warnings() },
     }))

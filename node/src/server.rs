@@ -18,6 +18,7 @@ pub async fn run(config: Config) -> Result<(), NodeError> {
         body_timeout: Duration::from_millis(config.rpc.body_timeout_ms),
         max_body_bytes: config.rpc.max_body_bytes,
         max_connections: listener::raise_open_file_limit(config.rpc.max_connections),
+        max_inflight_body_bytes: config.rpc.max_inflight_body_bytes,
     };
     let node = NodeBuilder::new(config).build()?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -48,6 +49,14 @@ pub async fn run(config: Config) -> Result<(), NodeError> {
         "HTTP API on http://{local}"
     );
 
+    let budget = crate::memory::Budget::of(node.config());
+    tracing::info!(
+        bound_mib = budget.total() >> 20,
+        resident_mib = crate::memory::resident_bytes().unwrap_or(0) >> 20,
+        "memory bound (README, \"Memory\"): {}",
+        budget.parts.iter().map(|(what, n)| format!("{what} {} MiB", n >> 20)).collect::<Vec<_>>().join(", ")
+    );
+    let trimmer = tokio::spawn(crate::memory::trim_when_idle(Arc::clone(&node)));
     let consensus_node = Arc::clone(&node);
     let mut producer = tokio::spawn(async move { consensus_node.run_consensus().await });
     let app = crate::rpc::router(Arc::clone(&node));
@@ -69,6 +78,7 @@ pub async fn run(config: Config) -> Result<(), NodeError> {
             r
         }
     };
+    trimmer.abort();
     let _ = stop_tx.send(true);
     let _ = server.await;
     outcome
