@@ -19,7 +19,7 @@
 #
 # It prints one line per check ("ok   ..." or "FAIL ...") and exits 0 only when every check holds.
 # It never rebuilds the workspace: it uses target/debug's binaries (build them first with
-# `cargo build -p xinlian -p xinlian-sdf-sim` or the workspace build).
+# `cargo build -p xinlian -p xinlian-sdf-sim`, or `cargo test --workspace --no-run` as test.sh does).
 #
 # Environment:
 #   GMSSL_BUILD_DIR  reuse a GmSSL build folder across runs (default: a fresh one in the temp dir;

@@ -20,8 +20,13 @@ cargo fmt --all -- --check
 step "lints: cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# One build for the interop step and the tests: `cargo test --no-run` builds the test binaries,
+# the xinlian binary (target/debug/xinlian) and the soft card (target/debug/deps). A separate
+# `cargo build -p ...` resolves features differently and compiles several crates twice.
+step "build: cargo test --workspace --no-run"
+cargo test --workspace --no-run
+
 step "interop: GmSSL's sdfutil against the soft SDF card (scripts/check-gmssl-sdf.sh)"
-cargo build -p xinlian -p xinlian-sdf-sim
 bash scripts/check-gmssl-sdf.sh
 
 step "tests: cargo test --workspace"
