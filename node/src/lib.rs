@@ -25,8 +25,10 @@ pub mod http_errors;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+pub mod openapi;
 pub mod producer;
 pub mod rpc;
+pub mod rpc_types;
 pub mod server;
 pub mod store;
 
