@@ -320,7 +320,7 @@ struct StateQuery {
     get, path = "/state/{key}", tag = "state",
     params(
         ("key" = String, Path, description = "The record's key: UTF-8 text, percent-encoded (a key with / ? # % \
-            or spaces must be), or hex with encoding=hex", min_length = 1),
+            or spaces must be), or hex (either case, optional 0x) with encoding=hex", min_length = 1),
         ("encoding" = Option<String>, Query, description = "utf8 (the default) or hex",
             pattern = "^(utf8|utf-8|hex)$"),
     ),
@@ -335,7 +335,7 @@ struct StateQuery {
 async fn get_state(State(node): State<Arc<Node>>, Path(key): Path<String>, Query(q): Query<StateQuery>) -> Response {
     let key = match q.encoding.as_deref() {
         None | Some("utf8") | Some("utf-8") => key.into_bytes(),
-        Some("hex") => match hex::decode(&key) {
+        Some("hex") => match hex::decode(key.strip_prefix("0x").unwrap_or(&key)) {
             Ok(k) => k,
             Err(e) => return error(StatusCode::BAD_REQUEST, format!("key: not hex ({e})")),
         },
