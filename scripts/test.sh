@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, then formatting, lints, the GmSSL interop
-# check of the SDF path, and every test.
+# check of the SDF path, the HTTP API checked from outside (schemathesis and the Python and
+# JavaScript clients against one live node), and every test.
 # Stops at the first step that fails. The last line printed is cargo test's own summary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,6 +29,11 @@ cargo test --workspace --no-run
 
 step "interop: GmSSL's sdfutil against the soft SDF card (scripts/check-gmssl-sdf.sh)"
 bash scripts/check-gmssl-sdf.sh
+
+step "clients: schemathesis, clients/python, clients/js against one node (scripts/check-clients.sh)"
+clients_start=$SECONDS
+bash scripts/check-clients.sh
+printf 'clients: all checks in %d s\n' "$((SECONDS - clients_start))"
 
 step "tests: cargo test --workspace"
 exec cargo test --workspace

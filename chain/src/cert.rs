@@ -36,6 +36,7 @@ pub struct CommitSignature {
 }
 
 /// The JSON form `GET /block/{h}` shows.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize)]
 pub struct CertificateJson {
     /// The consensus round.

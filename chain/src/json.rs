@@ -1,4 +1,8 @@
 //! JSON forms of transactions and blocks (the HTTP API): bytes as lowercase hex.
+//!
+//! With the `openapi` feature each form also describes itself as an OpenAPI schema (the node's
+//! `GET /openapi.json`); the patterns there are exactly what decoding here accepts: hex in either
+//! case, an optional `0x` prefix.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,35 +11,43 @@ use crate::types::*;
 
 /// A transaction as JSON: `{"chain_id", "nonce", "sender", "payload": {"type": "put", "key",
 /// "value"} | {"type": "transfer", "to", "amount"}, "signature"}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TxJson {
     /// The chain.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9._-]{1,64}$"))]
     pub chain_id: String,
     /// The nonce (a JSON number; keep it below 2^53 for JavaScript clients).
     pub nonce: u64,
     /// SEC1 hex, 65 or 33 bytes (a compressed key is signed in its uncompressed form).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(0x)?(04[0-9a-fA-F]{128}|0[23][0-9a-fA-F]{64})$"))]
     pub sender: String,
     /// What it does.
     pub payload: PayloadJson,
     /// DER or raw r ‖ s, hex.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(0x)?([0-9a-fA-F]{2})+$"))]
     pub signature: String,
 }
 
 /// A payload as JSON.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum PayloadJson {
     /// `{"type": "put", "key": HEX, "value": HEX}`.
     Put {
-        /// Hex.
+        /// Hex, 1 to 1024 bytes.
+        #[cfg_attr(feature = "openapi", schema(pattern = "^(0x)?([0-9a-fA-F]{2}){1,1024}$"))]
         key: String,
-        /// Hex.
+        /// Hex, 0 to 65,536 bytes.
+        #[cfg_attr(feature = "openapi", schema(pattern = "^(0x)?([0-9a-fA-F]{2})*$"))]
         value: String,
     },
     /// `{"type": "transfer", "to": HEX, "amount": N}`.
     Transfer {
         /// SEC1 hex.
+        #[cfg_attr(feature = "openapi", schema(pattern = "^(0x)?(04[0-9a-fA-F]{128}|0[23][0-9a-fA-F]{64})$"))]
         to: String,
         /// How much.
         amount: u64,
@@ -87,6 +99,7 @@ impl TxJson {
 }
 
 /// A block as JSON (the API's `GET /block/...`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize)]
 pub struct BlockJson {
     /// Height.
@@ -111,14 +124,32 @@ pub struct BlockJson {
     pub txs: Vec<BlockTxJson>,
 }
 
-/// A transaction inside a block's JSON.
+/// A transaction inside a block's JSON: its id, then the fields of [`TxJson`]. The fields are
+/// spelled out rather than flattened so that the OpenAPI schema of a block's transaction does
+/// not inherit [`TxJson`]'s "no other fields" rule (which `id` would break).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize)]
 pub struct BlockTxJson {
-    /// The tx id.
+    /// The tx id: SM3 of the signing bytes.
     pub id: String,
-    /// The transaction.
-    #[serde(flatten)]
-    pub tx: TxJson,
+    /// As [`TxJson::chain_id`].
+    pub chain_id: String,
+    /// As [`TxJson::nonce`].
+    pub nonce: u64,
+    /// As [`TxJson::sender`]: 65 bytes, uncompressed.
+    pub sender: String,
+    /// As [`TxJson::payload`].
+    pub payload: PayloadJson,
+    /// As [`TxJson::signature`]: raw r ‖ s.
+    pub signature: String,
+}
+
+impl BlockTxJson {
+    /// The JSON form of a block's transaction.
+    pub fn from_tx(tx: &Transaction) -> BlockTxJson {
+        let TxJson { chain_id, nonce, sender, payload, signature } = TxJson::from_tx(tx);
+        BlockTxJson { id: hex::encode(tx.id()), chain_id, nonce, sender, payload, signature }
+    }
 }
 
 impl BlockJson {
@@ -135,7 +166,7 @@ impl BlockJson {
             proposer: hex::encode(h.proposer),
             signature: hex::encode(b.signature),
             tx_count: h.tx_count,
-            txs: b.txs.iter().map(|tx| BlockTxJson { id: hex::encode(tx.id()), tx: TxJson::from_tx(tx) }).collect(),
+            txs: b.txs.iter().map(BlockTxJson::from_tx).collect(),
         }
     }
 }

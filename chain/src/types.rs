@@ -303,6 +303,7 @@ impl Block {
 }
 
 /// What executing a transaction did.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Receipt {
     /// Whether it took effect.

@@ -11,24 +11,89 @@ use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+
+use crate::admission::RefusalKind;
+
+/// Every `kind` an error body of the API can carry (the OpenAPI document lists them from here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Not a transaction (bad JSON, field, key, signature encoding).
+    Malformed,
+    /// Signed for another chain.
+    WrongChain,
+    /// The signature does not verify.
+    BadSignature,
+    /// The same tx id is already pending.
+    Duplicate,
+    /// The same tx id is already committed.
+    Replay,
+    /// The mempool is full: retry later (503, `Retry-After`).
+    MempoolFull,
+    /// The node is stopping (503).
+    ShuttingDown,
+    /// The node could not answer now: retry later (503).
+    Unavailable,
+    /// A request the API does not take: a bad path parameter, query or body shape (400).
+    BadRequest,
+    /// No such route, record, block or transaction (404).
+    NotFound,
+    /// The route does not take this method (405).
+    MethodNotAllowed,
+    /// The body is over `rpc.max_body_bytes`, or too many transactions (413).
+    PayloadTooLarge,
+    /// The body did not arrive within `rpc.body_timeout_ms` (408); the connection is closed.
+    RequestTimeout,
+    /// The node failed inside (500): a bug or a storage error, never the client's fault.
+    Internal,
+}
+
+impl From<RefusalKind> for ErrorKind {
+    fn from(kind: RefusalKind) -> ErrorKind {
+        match kind {
+            RefusalKind::Malformed => ErrorKind::Malformed,
+            RefusalKind::WrongChain => ErrorKind::WrongChain,
+            RefusalKind::BadSignature => ErrorKind::BadSignature,
+            RefusalKind::Duplicate => ErrorKind::Duplicate,
+            RefusalKind::Replay => ErrorKind::Replay,
+            RefusalKind::MempoolFull => ErrorKind::MempoolFull,
+            RefusalKind::ShuttingDown => ErrorKind::ShuttingDown,
+            RefusalKind::Unavailable => ErrorKind::Unavailable,
+        }
+    }
+}
+
+/// An error body: `{"error": "...", "kind": "..."}`, and the tx id when a refused transaction
+/// decoded far enough to have one (a malformed one never has).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What is wrong, for people.
+    pub error: String,
+    /// The class of error, for programs.
+    pub kind: ErrorKind,
+    /// The refused transaction's id (64 hex digits), only on refusals by admission.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub id: Option<String>,
+}
 
 /// The kind for an error status that no refusal named.
-pub fn kind_of(status: StatusCode) -> &'static str {
+pub fn kind_of(status: StatusCode) -> ErrorKind {
     match status {
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::REQUEST_TIMEOUT => "request_timeout",
-        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
-        s if s.is_server_error() => "internal",
-        _ => "bad_request",
+        StatusCode::NOT_FOUND => ErrorKind::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorKind::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorKind::PayloadTooLarge,
+        StatusCode::REQUEST_TIMEOUT => ErrorKind::RequestTimeout,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorKind::Unavailable,
+        s if s.is_server_error() => ErrorKind::Internal,
+        _ => ErrorKind::BadRequest,
     }
 }
 
 /// An error response: the message, and the kind its status stands for.
 pub fn error(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": msg.into(), "kind": kind_of(status) }))).into_response()
+    (status, Json(ErrorBody { error: msg.into(), kind: kind_of(status), id: None })).into_response()
 }
 
 /// Middleware: an error response that is not JSON becomes JSON (its text, or the status's
@@ -55,7 +120,8 @@ pub async fn json_errors(response: Response) -> Response {
             message = format!("{message}: this route takes {allow}");
         }
     }
-    let body = json!({ "error": message, "kind": kind_of(status) }).to_string();
+    let body = serde_json::to_string(&ErrorBody { error: message, kind: kind_of(status), id: None })
+        .unwrap_or_else(|_| String::from(r#"{"error":"error","kind":"internal"}"#));
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))

@@ -27,8 +27,10 @@ pub mod memory;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+pub mod openapi;
 pub mod producer;
 pub mod rpc;
+pub mod rpc_types;
 pub mod server;
 pub mod store;
 
