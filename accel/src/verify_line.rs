@@ -34,7 +34,10 @@ pub fn prepare_json_line(raw: &[u8], cache: &KeyCache) -> Result<PreparedVerify,
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(Verdict::Malformed("empty line".to_string()));
     }
-    let line: Line<'_> = serde_json::from_slice(raw)
+    // JSON text is UTF-8. serde_json checks that only in the strings it keeps, so without this
+    // a line whose ignored field (`comment`) holds bytes that are not UTF-8 would pass.
+    let raw = std::str::from_utf8(raw).map_err(|e| Verdict::Malformed(format!("not UTF-8, so not JSON: {e}")))?;
+    let line: Line<'_> = serde_json::from_str(raw)
         .map_err(|e| Verdict::Malformed(format!("not a JSON object {{pubkey, msg, sig, id?}}: {e}")))?;
     let unhex =
         |field: &str, value: &str| hex::decode(value).map_err(|e| Verdict::Malformed(format!("{field}: not hex: {e}")));
@@ -43,4 +46,26 @@ pub fn prepare_json_line(raw: &[u8], cache: &KeyCache) -> Result<PreparedVerify,
     let sig = unhex("sig", &line.sig)?;
     let id = line.id.as_deref().map_or(DEFAULT_ID, str::as_bytes);
     prepare(&VerifyRequest { pubkey: &pubkey, id, msg: &msg, sig: &sig }, Some(cache))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::KeyCacheConfig;
+
+    /// Found by the `verify_line` fuzz target: bytes that are not UTF-8 inside a field the
+    /// line format ignores were accepted, though such a line is not JSON.
+    #[test]
+    fn a_line_that_is_not_utf8_is_malformed_even_in_an_ignored_field() {
+        let cache = KeyCache::new(KeyCacheConfig::default());
+        let g = "0432c4ae2c1f1981195f9904466a39c9948fe30bbff2660be1715a4589334c74c7bc3736a2f4f6779c59bdcee36b692153d0a9877cc62a474002df32e52139f0a0";
+        let good = format!(r#"{{"pubkey":"{g}","msg":"00","sig":"{}","comment":"x"}}"#, "11".repeat(64));
+        assert!(prepare_json_line(good.as_bytes(), &cache).is_ok(), "the well-formed line prepares");
+        // The same line with the comment's one character replaced by the byte 0xff.
+        let bad: Vec<u8> = good.bytes().map(|b| if b == b'x' { 0xff } else { b }).collect();
+        match prepare_json_line(&bad, &cache) {
+            Err(Verdict::Malformed(why)) => assert!(why.contains("not UTF-8"), "{why}"),
+            other => panic!("a line with a 0xff byte gave {other:?}"),
+        }
+    }
 }
