@@ -29,6 +29,7 @@ pub mod dispatch;
 pub mod self_test;
 mod signer;
 pub mod verdict;
+pub mod verify_line;
 
 // The integration tests' skip helper, shared so that unit tests skip the same visible way.
 #[cfg(test)]

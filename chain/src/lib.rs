@@ -23,6 +23,7 @@ pub mod genesis;
 pub mod json;
 pub mod keys;
 pub mod state;
+pub mod tx_body;
 pub mod types;
 
 pub use cert::CommitCertificate;

@@ -4,14 +4,12 @@
 //! allows), verified by the backend in one batch, and written in input order. A line that is
 //! not the expected JSON is a `malformed` verdict for that line, never a stop.
 
-use std::borrow::Cow;
 use std::io::{BufRead, Write};
 use std::time::Instant;
 
 use anyhow::Context;
-use serde::Deserialize;
-use xinlian_accel::{prepare, KeyCache, KeyCacheConfig, PreparedVerify, Verdict, VerifyRequest};
-use xinlian_kernels::sm2::DEFAULT_ID;
+use xinlian_accel::verify_line::prepare_json_line;
+use xinlian_accel::{KeyCache, KeyCacheConfig, PreparedVerify, Verdict};
 
 use super::{make_backend, open_input, open_output, CommonArgs, Progress};
 
@@ -24,39 +22,8 @@ pub(crate) struct Args {
     batch: u32,
 }
 
-/// One input line. Fields it does not know are ignored: vector files (Wycheproof's) carry
-/// `comment`, `result`, `tcId` beside the inputs. A misspelt required field (`"pubky"`) still
-/// makes the line malformed, as the required one is then missing.
-#[derive(Deserialize)]
-struct Line<'a> {
-    #[serde(borrow)]
-    pubkey: Cow<'a, str>,
-    #[serde(borrow)]
-    msg: Cow<'a, str>,
-    #[serde(borrow)]
-    sig: Cow<'a, str>,
-    #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
-}
-
 /// What a line turned into before the backend runs.
 type Prepared = Result<PreparedVerify, Verdict>;
-
-fn prepare_line(raw: &[u8], cache: &KeyCache) -> Prepared {
-    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Err(Verdict::Malformed("empty line".to_string()));
-    }
-    let line: Line<'_> = serde_json::from_slice(raw)
-        .map_err(|e| Verdict::Malformed(format!("not a JSON object {{pubkey, msg, sig, id?}}: {e}")))?;
-    let unhex =
-        |field: &str, value: &str| hex::decode(value).map_err(|e| Verdict::Malformed(format!("{field}: not hex: {e}")));
-    let pubkey = unhex("pubkey", &line.pubkey)?;
-    let msg = unhex("msg", &line.msg)?;
-    let sig = unhex("sig", &line.sig)?;
-    let id = line.id.as_deref().map_or(DEFAULT_ID, str::as_bytes);
-    prepare(&VerifyRequest { pubkey: &pubkey, id, msg: &msg, sig: &sig }, Some(cache))
-}
 
 /// Lines of one chunk, packed in one buffer.
 #[derive(Default)]
@@ -103,13 +70,13 @@ fn prepare_all(lines: &[&[u8]], cache: &KeyCache, threads: usize) -> Vec<Prepare
     // parallel only when the backend is, and only for chunks worth a thread.
     let threads = threads.min(lines.len() / 64).max(1);
     if threads == 1 {
-        return lines.iter().map(|l| prepare_line(l, cache)).collect();
+        return lines.iter().map(|l| prepare_json_line(l, cache)).collect();
     }
     let per = lines.len().div_ceil(threads);
     std::thread::scope(|s| {
         let parts: Vec<_> = lines
             .chunks(per)
-            .map(|part| s.spawn(move || part.iter().map(|l| prepare_line(l, cache)).collect::<Vec<_>>()))
+            .map(|part| s.spawn(move || part.iter().map(|l| prepare_json_line(l, cache)).collect::<Vec<_>>()))
             .collect();
         parts.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
     })

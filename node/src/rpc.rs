@@ -14,11 +14,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use xinlian_chain::json::{BlockJson, TxJson};
+use xinlian_chain::json::BlockJson;
+use xinlian_chain::tx_body::{decode_tx_body, TxBodyRefusal};
 use xinlian_chain::types::canonical_key;
 use xinlian_chain::Hash;
 
@@ -108,48 +108,30 @@ async fn post_tx(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     with_retry_after(r)
 }
 
-/// The body's elements, and whether it was a single object; or the status and message of the
-/// error answer for the body.
-fn split_body(node: &Node, body: &[u8]) -> Result<(Vec<Value>, bool), (StatusCode, String)> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        node.metrics().count_refusal(RefusalKind::Malformed);
-        (StatusCode::BAD_REQUEST, format!("body is not JSON: {e}"))
-    })?;
-    let (items, single) = match value {
-        Value::Array(items) => (items, false),
-        v @ Value::Object(_) => (vec![v], true),
-        _ => {
-            node.metrics().count_refusal(RefusalKind::Malformed);
-            return Err((StatusCode::BAD_REQUEST, "body must be a transaction object or an array of them".into()));
-        }
-    };
-    if items.is_empty() {
-        return Err((StatusCode::BAD_REQUEST, "empty array: no transactions".into()));
-    }
-    let max = node.config().rpc.max_txs_per_request;
-    if items.len() > max {
-        return Err((
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("{} transactions in one request; at most {max} (rpc.max_txs_per_request)", items.len()),
-        ));
-    }
-    Ok((items, single))
-}
-
 async fn post_tx_inner(node: &Arc<Node>, body: &[u8]) -> Response {
     let t0 = Instant::now();
-    let (items, single) = match split_body(node, body) {
-        Ok(split) => split,
-        Err((status, message)) => return error(status, message),
+    let max = node.config().rpc.max_txs_per_request;
+    let body = match decode_tx_body(body, max) {
+        Ok(body) => body,
+        Err(refusal) => {
+            let code = match refusal {
+                TxBodyRefusal::TooMany { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                TxBodyRefusal::NotJson(_) | TxBodyRefusal::NotTxOrArray | TxBodyRefusal::Empty => {
+                    StatusCode::BAD_REQUEST
+                }
+            };
+            if matches!(refusal, TxBodyRefusal::NotJson(_) | TxBodyRefusal::NotTxOrArray) {
+                node.metrics().count_refusal(RefusalKind::Malformed);
+            }
+            return error(code, refusal.reason());
+        }
     };
-    // Decode every element; the ones that decode go to admission together (one batch).
-    let mut decoded = Vec::with_capacity(items.len());
-    let mut answers: Vec<Option<TxResult>> = vec![None; items.len()];
-    let mut slots = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        let tx = serde_json::from_value::<TxJson>(item)
-            .map_err(|e| format!("not a transaction: {e}"))
-            .and_then(|j| j.to_tx().map_err(|e| e.to_string()));
+    let single = body.single;
+    // The elements that decode go to admission together (one batch).
+    let mut decoded = Vec::with_capacity(body.items.len());
+    let mut answers: Vec<Option<TxResult>> = vec![None; body.items.len()];
+    let mut slots = Vec::with_capacity(body.items.len());
+    for (i, tx) in body.items.into_iter().enumerate() {
         match tx {
             Ok(tx) => {
                 slots.push(i);

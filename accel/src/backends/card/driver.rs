@@ -470,16 +470,23 @@ impl CardDriver {
     }
 
     fn judge(&self, ticket: &Ticket, c: &Completion, out: Vec<u8>) -> Result<Vec<u8>, AccelError> {
-        match c.status {
-            abi::CS_OK if c.items_done == ticket.items && out.len() == ticket.out_len => Ok(out),
-            abi::CS_OK => Err(AccelError::Corrupt(format!(
-                "card completed {} of {} items (tag {})",
-                c.items_done, ticket.items, ticket.tag
-            ))),
-            abi::CS_BAD_OPCODE | abi::CS_BAD_RANGE | abi::CS_BAD_INPUT | abi::CS_BAD_SEQUENCE => {
-                Err(AccelError::Corrupt(format!("card refused a well-formed descriptor (status {})", c.status)))
-            }
-            other => Err(AccelError::Corrupt(format!("card returned an undefined status {other:#010x}"))),
+        judge_completion(ticket.items, ticket.out_len, c, out)
+    }
+}
+
+/// A completion entry read from the ring, judged against the descriptor it answers (`items`
+/// expected, `out_len` output bytes read from its window): the output when the card did all of
+/// it, else `Corrupt` naming what the card said. The entry's words are the card's to write, so
+/// any value is possible: a status this driver does not know is named, never trusted.
+pub fn judge_completion(items: u32, out_len: usize, c: &Completion, out: Vec<u8>) -> Result<Vec<u8>, AccelError> {
+    match c.status {
+        abi::CS_OK if c.items_done == items && out.len() == out_len => Ok(out),
+        abi::CS_OK => {
+            Err(AccelError::Corrupt(format!("card completed {} of {} items (tag {})", c.items_done, items, c.tag)))
         }
+        abi::CS_BAD_OPCODE | abi::CS_BAD_RANGE | abi::CS_BAD_INPUT | abi::CS_BAD_SEQUENCE => {
+            Err(AccelError::Corrupt(format!("card refused a well-formed descriptor (status {})", c.status)))
+        }
+        other => Err(AccelError::Corrupt(format!("card returned an undefined status {other:#010x}"))),
     }
 }
