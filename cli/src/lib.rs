@@ -21,6 +21,7 @@ mod devices;
 mod hash;
 mod load;
 mod logging;
+mod net_init;
 mod node_cmd;
 mod tx;
 mod verify;
@@ -44,7 +45,8 @@ struct Cli {
 enum Command {
     /// Run a node: HTTP API on 127.0.0.1:8600, data in ./xinlian-data, every accelerator found.
     Run(node_cmd::RunArgs),
-    /// Write a commented config file and a node key into a data directory.
+    /// Write a commented config file and a node key into a data directory; with
+    /// `--validators N --out DIR`, the files of an N-validator network on this machine.
     Init(node_cmd::InitArgs),
     /// Make an SM2 key (PKCS#8 PEM, as `openssl genpkey -algorithm SM2` does); prints its public key.
     Keygen(node_cmd::KeygenArgs),

@@ -29,6 +29,18 @@ pub(crate) struct InitArgs {
     /// Where to write the config (default: DIR/config.toml).
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+    /// Make a network of N validators on this machine instead (with --out).
+    #[arg(long, value_name = "N", requires = "out", conflicts_with_all = ["data", "config"])]
+    pub(crate) validators: Option<usize>,
+    /// The network's directory: genesis.toml and node-0 … node-(N-1).
+    #[arg(long, value_name = "DIR", requires = "validators")]
+    pub(crate) out: Option<PathBuf>,
+    /// Node I serves HTTP on 127.0.0.1:(P+I).
+    #[arg(long, value_name = "P", default_value_t = 8700)]
+    pub(crate) base_port: u16,
+    /// Node I listens for consensus peers on 127.0.0.1:(Q+I).
+    #[arg(long, value_name = "Q", default_value_t = 27000)]
+    pub(crate) consensus_port: u16,
 }
 
 /// `xinlian keygen` options.
@@ -68,6 +80,14 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) fn init(args: &InitArgs) -> anyhow::Result<()> {
+    if let (Some(validators), Some(out)) = (args.validators, &args.out) {
+        return crate::net_init::init_network(&crate::net_init::NetPlan {
+            validators,
+            out,
+            base_port: args.base_port,
+            consensus_port: args.consensus_port,
+        });
+    }
     let config_path = args.config.clone().unwrap_or_else(|| args.data.join("config.toml"));
     if config_path.exists() {
         bail!("{} exists: not overwritten", config_path.display());

@@ -23,4 +23,13 @@ pub enum ConsensusError {
         /// The app's error.
         source: AppError,
     },
+    /// Bytes from a peer, the WAL or a config that do not decode; the text names the field.
+    #[error("decoding {0}")]
+    Decode(String),
+    /// The BFT engine failed to start or stopped.
+    #[error("consensus engine: {0}")]
+    Engine(String),
+    /// A consensus setting (genesis validators, addresses, keys) is wrong; the text names it.
+    #[error("consensus config: {0}")]
+    Config(String),
 }

@@ -13,9 +13,12 @@
 //! only it.
 
 pub mod app;
+pub mod bft;
 pub mod error;
 pub mod solo;
+pub mod status;
 
 pub use app::{App, AppError, BoxFuture, Driver};
 pub use error::ConsensusError;
 pub use solo::Solo;
+pub use status::{ConsensusStatus, Shared};

@@ -21,7 +21,7 @@ impl Driver for Solo {
         Box::pin(async move {
             while app.wait_for_work().await {
                 let height = app.height() + 1;
-                let block = match app.propose(height).await {
+                let block = match app.propose(height, false).await {
                     Ok(Some(block)) => block,
                     Ok(None) => continue,
                     Err(source) => return Err(ConsensusError::Propose { height, source }),

@@ -109,6 +109,12 @@ impl Node {
     /// Admit transactions: chain id, dedupe, replay, signature (batched through accel), then
     /// the mempool. Exactly one answer per transaction, in order, whatever fails.
     pub async fn submit(self: &Arc<Self>, txs: Vec<Transaction>) -> Vec<Result<Hash, Refusal>> {
+        self.admit(txs, true).await
+    }
+
+    /// [`Node::submit`]; what is admitted is queued for the peers when `relay` (a client's
+    /// transactions, not a peer's).
+    pub(crate) async fn admit(self: &Arc<Self>, txs: Vec<Transaction>, relay: bool) -> Answers {
         self.metrics().received.fetch_add(txs.len() as u64, Ordering::Relaxed);
         if self.is_stopping() {
             return self.refuse_all(&txs, RefusalKind::ShuttingDown, "the node is stopping".into());
@@ -139,7 +145,7 @@ impl Node {
         let t1 = Instant::now();
         let verdicts = self.accel().dispatcher().verify(items).await;
         add_ns(&self.metrics().verify_ns, t1);
-        let answers = self.pool_verified(answers, slots, verdicts);
+        let answers = self.pool_verified(answers, slots, verdicts, relay);
         self.count_answers(&answers);
         answers
     }
@@ -154,16 +160,25 @@ impl Node {
     }
 
     /// Put the transactions whose signatures verified into the pool; the answers of the rest.
-    fn pool_verified(&self, mut answers: Answers, slots: Vec<Screened>, verdicts: Vec<Verdict>) -> Answers {
+    fn pool_verified(
+        &self,
+        mut answers: Answers,
+        slots: Vec<Screened>,
+        verdicts: Vec<Verdict>,
+        relay: bool,
+    ) -> Answers {
         let mut added = false;
         {
             let mut pool = lock(self.pool());
             for ((slot, id, tx), verdict) in slots.into_iter().zip(verdicts) {
                 let refusal = |kind, reason: String| Err(Refusal { id: Some(id), kind, reason });
                 answers[slot] = match verdict {
-                    Verdict::Valid => match pool.insert(id, tx) {
+                    Verdict::Valid => match pool.insert(id, Arc::clone(&tx)) {
                         Ok(true) => {
                             added = true;
+                            if relay {
+                                self.queue_relay(tx);
+                            }
                             Ok(id)
                         }
                         Ok(false) => refusal(RefusalKind::Duplicate, "duplicate: this tx id is already pending".into()),

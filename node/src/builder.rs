@@ -7,7 +7,8 @@
 //! - genesis: the genesis file in the data directory; on first start with no file, a
 //!   one-validator genesis with this node's key, funded from `[genesis]`, written there;
 //! - accel: the `[accel]` section, opened;
-//! - driver: [`Solo`].
+//! - driver: solo when the genesis has one validator, BFT among them when it has
+//!   several (`crate::network`).
 //!
 //! Checks before the node runs: the configured chain id is the genesis's; the database was
 //! made from this genesis (block 0's hash) and for this chain id; the head block is sealed
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use xinlian_accel::config::Accel;
 use xinlian_chain::check::check_sealed;
 use xinlian_chain::{BlockSigner, Genesis, Hash, Signer, Transaction};
-use xinlian_consensus::{Driver, Solo};
+use xinlian_consensus::Driver;
 
 use crate::config::Config;
 use crate::error::NodeError;
@@ -30,7 +31,7 @@ use crate::store::{Head, Store};
 pub struct NodeBuilder {
     config: Config,
     accel: Option<Accel>,
-    signer: Option<Box<dyn BlockSigner>>,
+    signer: Option<Arc<dyn BlockSigner>>,
     genesis: Option<Genesis>,
     driver: Option<Box<dyn Driver>>,
 }
@@ -55,7 +56,7 @@ impl NodeBuilder {
 
     /// The node's signing key (else `node.key`, or the key file).
     pub fn signer(mut self, signer: impl BlockSigner + 'static) -> NodeBuilder {
-        self.signer = Some(Box::new(signer));
+        self.signer = Some(Arc::new(signer));
         self
     }
 
@@ -65,7 +66,7 @@ impl NodeBuilder {
         self
     }
 
-    /// The consensus driver (else [`Solo`]).
+    /// The consensus driver (else solo or BFT, by the genesis).
     pub fn driver(mut self, driver: Box<dyn Driver>) -> NodeBuilder {
         self.driver = Some(driver);
         self
@@ -80,8 +81,8 @@ impl NodeBuilder {
         let signer = match self.signer {
             Some(s) => s,
             None => match &config.node.key {
-                Some(spec) => Box::new(crate::card_key::CardKey::open(spec, &config.node)?) as Box<dyn BlockSigner>,
-                None => Box::new(key_file(&config.key_path())?),
+                Some(spec) => Arc::new(crate::card_key::CardKey::open(spec, &config.node)?) as Arc<dyn BlockSigner>,
+                None => Arc::new(key_file(&config.key_path())?),
             },
         };
         let genesis = match self.genesis {
@@ -108,16 +109,12 @@ impl NodeBuilder {
         }
         let store = Arc::new(Store::open(&dir, &config.storage)?);
         let head = open_chain(&store, &genesis, &dir, &accel)?;
-        Ok(Node::from_parts(Parts {
-            config,
-            genesis,
-            validators,
-            store,
-            accel,
-            signer,
-            head,
-            driver: self.driver.unwrap_or_else(|| Box::new(Solo)),
-        }))
+        let consensus = xinlian_consensus::Shared::default();
+        let driver = match self.driver {
+            Some(d) => d,
+            None => crate::network::driver(&config, &genesis, &signer, consensus.clone())?,
+        };
+        Ok(Node::from_parts(Parts { config, genesis, validators, store, accel, signer, head, driver, consensus }))
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Config {
     pub storage: StorageSection,
     /// `[genesis]`.
     pub genesis: GenesisSection,
+    /// `[consensus]`.
+    pub consensus: ConsensusSection,
     /// `[accel]`: the acceleration layer (see `xinlian_accel::config`).
     pub accel: AccelConfig,
 }
@@ -180,6 +182,44 @@ impl Default for StorageSection {
     }
 }
 
+/// `[consensus]`: how this node agrees with the other validators. A genesis with one
+/// validator runs solo (every block this node makes is decided at once); with several, BFT
+/// (Tendermint on Malachite) among them, over the addresses the genesis gives.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsensusSection {
+    /// The node's transport key (Ed25519, hex), relative to `data_dir`: its peer id is the
+    /// one after `/p2p/` in its genesis address. `xinlian init --validators` writes it.
+    pub transport_key_file: PathBuf,
+    /// The consensus write-ahead log, relative to `data_dir`.
+    pub wal_file: PathBuf,
+    /// Where to listen for peers, when not the address the genesis gives this validator
+    /// (a multiaddr without `/p2p/`, e.g. `/ip4/0.0.0.0/tcp/27000`).
+    pub listen: Option<String>,
+    /// How long a round waits for its proposal before voting nil, in milliseconds.
+    pub propose_timeout_ms: u64,
+    /// How long to wait for the rest of the prevotes once 2/3 disagree, in milliseconds.
+    pub prevote_timeout_ms: u64,
+    /// The same for precommits.
+    pub precommit_timeout_ms: u64,
+    /// Added to each timeout per failed round, in milliseconds.
+    pub timeout_delta_ms: u64,
+}
+
+impl Default for ConsensusSection {
+    fn default() -> ConsensusSection {
+        ConsensusSection {
+            transport_key_file: "transport.key".into(),
+            wal_file: "consensus.wal".into(),
+            listen: None,
+            propose_timeout_ms: 2_000,
+            prevote_timeout_ms: 500,
+            precommit_timeout_ms: 500,
+            timeout_delta_ms: 500,
+        }
+    }
+}
+
 /// `[genesis]`: what a first start puts in the genesis file it makes when there is none
 /// (`node.genesis_file`). Ignored once the genesis file exists.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -281,6 +321,23 @@ node_balance = 1000000000000
 # pubkey = "04..."
 # balance = 1000
 
+[consensus]
+# One validator in the genesis: solo. Several: BFT among them (README, "A consortium network").
+# The transport key (Ed25519, hex), relative to data_dir; its peer id is the one after /p2p/
+# in this validator's genesis address.
+transport_key_file = "transport.key"
+# The consensus write-ahead log, relative to data_dir.
+wal_file = "consensus.wal"
+# Listen here instead of the address in the genesis file (a multiaddr without /p2p/):
+# listen = "/ip4/0.0.0.0/tcp/27000"
+# A round waits this long (ms) for its proposal before voting nil...
+propose_timeout_ms = 2000
+# ... and this long for the rest of the prevotes or precommits once 2/3 disagree.
+prevote_timeout_ms = 500
+precommit_timeout_ms = 500
+# Each timeout grows by this much per failed round.
+timeout_delta_ms = 500
+
 [accel]
 # The acceleration layer. Empty: every backend found (OpenCL devices, a card at the default
 # BAR path), the CPU always last. See README.md, "The [accel] config section".
@@ -356,6 +413,18 @@ impl Config {
                 format!("{}: must be 16 to 1000000", self.storage.max_open_files),
             ));
         }
+        for (name, v) in [
+            ("consensus.propose_timeout_ms", self.consensus.propose_timeout_ms),
+            ("consensus.prevote_timeout_ms", self.consensus.prevote_timeout_ms),
+            ("consensus.precommit_timeout_ms", self.consensus.precommit_timeout_ms),
+        ] {
+            if v == 0 || v > 600_000 {
+                return Err(NodeError::config(name, format!("{v}: must be 1 to 600000")));
+            }
+        }
+        if self.consensus.timeout_delta_ms > 600_000 {
+            return Err(NodeError::config("consensus.timeout_delta_ms", "must be at most 600000"));
+        }
         if u32::try_from(self.block.max_txs).is_err() {
             return Err(NodeError::config("block.max_txs", "must fit in 32 bits"));
         }
@@ -386,6 +455,16 @@ impl Config {
     /// The node key's path.
     pub fn key_path(&self) -> PathBuf {
         self.node.data_dir.join(&self.node.key_file)
+    }
+
+    /// The transport key's path.
+    pub fn transport_key_path(&self) -> PathBuf {
+        self.node.data_dir.join(&self.consensus.transport_key_file)
+    }
+
+    /// The consensus WAL's path.
+    pub fn wal_path(&self) -> PathBuf {
+        self.node.data_dir.join(&self.consensus.wal_file)
     }
 
     /// The genesis file's path.

@@ -18,6 +18,12 @@ pub struct NodeMetrics {
     pub admitted: AtomicU64,
     /// Refused, per [`RefusalKind`] in declaration order.
     pub refused: [AtomicU64; RefusalKind::ALL.len()],
+    /// Admitted transactions sent to peers (relay).
+    pub relayed_out: AtomicU64,
+    /// Transactions peers relayed that this node admitted.
+    pub relayed_in: AtomicU64,
+    /// Admitted transactions not relayed because the outbox was full.
+    pub relay_dropped: AtomicU64,
     /// Blocks committed since start.
     pub blocks: AtomicU64,
     /// Transactions committed since start.
@@ -69,6 +75,13 @@ impl NodeMetrics {
         };
         counter("xinlian_txs_received_total", "Transactions received by POST /tx.", get(&self.received));
         counter("xinlian_txs_admitted_total", "Transactions admitted to the mempool.", get(&self.admitted));
+        counter("xinlian_txs_relayed_out_total", "Admitted transactions relayed to peers.", get(&self.relayed_out));
+        counter("xinlian_txs_relayed_in_total", "Transactions relayed by peers and admitted.", get(&self.relayed_in));
+        counter(
+            "xinlian_txs_relay_dropped_total",
+            "Admitted transactions not relayed: the outbox was full.",
+            get(&self.relay_dropped),
+        );
         counter("xinlian_txs_committed_total", "Transactions committed since start.", get(&self.committed));
         counter("xinlian_blocks_committed_total", "Blocks committed since start.", get(&self.blocks));
         counter(

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::error::NodeError;
 use crate::mempool::{Mempool, RejectedLog};
 use crate::metrics::{Gauges, NodeMetrics};
+use crate::relay::Outbox;
 use crate::store::{Head, Store};
 
 /// Where a transaction stands.
@@ -64,9 +65,10 @@ pub(crate) struct Parts {
     pub(crate) validators: Vec<PublicKey>,
     pub(crate) store: Arc<Store>,
     pub(crate) accel: Accel,
-    pub(crate) signer: Box<dyn BlockSigner>,
+    pub(crate) signer: Arc<dyn BlockSigner>,
     pub(crate) head: Head,
     pub(crate) driver: Box<dyn Driver>,
+    pub(crate) consensus: xinlian_consensus::Shared,
 }
 
 /// A running node.
@@ -76,8 +78,10 @@ pub struct Node {
     validators: Vec<PublicKey>,
     store: Arc<Store>,
     accel: Accel,
-    signer: Box<dyn BlockSigner>,
+    signer: Arc<dyn BlockSigner>,
+    consensus: xinlian_consensus::Shared,
     pool: Mutex<Mempool>,
+    outbox: Mutex<Outbox>,
     rejected: Mutex<RejectedLog>,
     head: Mutex<Head>,
     executed: Mutex<HashMap<Hash, Executed>>,
@@ -100,6 +104,8 @@ impl Node {
     pub(crate) fn from_parts(p: Parts) -> Arc<Node> {
         Arc::new(Node {
             pool: Mutex::new(Mempool::new(p.config.mempool.max_txs, p.config.mempool.max_bytes)),
+            // Relay only where there are peers to take the transactions.
+            outbox: Mutex::new(Outbox::new(p.driver.name() == "bft")),
             rejected: Mutex::new(RejectedLog::new(p.config.mempool.remember_rejected)),
             head: Mutex::new(p.head),
             executed: Mutex::new(HashMap::new()),
@@ -116,6 +122,7 @@ impl Node {
             store: p.store,
             accel: p.accel,
             signer: p.signer,
+            consensus: p.consensus,
         })
     }
 
@@ -176,6 +183,10 @@ impl Node {
         &self.pool
     }
 
+    pub(crate) fn outbox(&self) -> &Mutex<Outbox> {
+        &self.outbox
+    }
+
     pub(crate) fn rejected(&self) -> &Mutex<RejectedLog> {
         &self.rejected
     }
@@ -188,6 +199,11 @@ impl Node {
     pub fn mempool_len(&self) -> (usize, usize) {
         let pool = lock(&self.pool);
         (pool.len(), pool.capacity())
+    }
+
+    /// What the consensus driver reports (round, proposer, peers); empty under solo.
+    pub fn consensus_status(&self) -> xinlian_consensus::ConsensusStatus {
+        self.consensus.snapshot()
     }
 
     /// The consensus driver's name (`solo`, ...).

@@ -39,13 +39,21 @@ impl App for NodeApp {
         self.node.head().height
     }
 
+    fn stopping(&self) -> BoxFuture<'_, ()> {
+        let mut stop = self.node.stop_signal();
+        Box::pin(async move {
+            // An error means the node is gone: stopping too.
+            let _ = stop.wait_for(|s| *s).await;
+        })
+    }
+
     fn wait_for_work(&self) -> BoxFuture<'_, bool> {
         Box::pin(self.node.wait_for_work())
     }
 
-    fn propose(&self, height: u64) -> BoxFuture<'_, Result<Option<Block>, AppError>> {
+    fn propose(&self, height: u64, allow_empty: bool) -> BoxFuture<'_, Result<Option<Block>, AppError>> {
         let node = Arc::clone(&self.node);
-        Box::pin(async move { node.propose(height).await.map_err(AppError::from) })
+        Box::pin(async move { node.propose(height, allow_empty).await.map_err(AppError::from) })
     }
 
     fn validate<'a>(&'a self, block: &'a Block) -> BoxFuture<'a, Result<Execution, Reject>> {
@@ -56,6 +64,32 @@ impl App for NodeApp {
     fn commit(&self, block: Block, certificate: CommitCertificate) -> BoxFuture<'_, Result<(), AppError>> {
         let node = Arc::clone(&self.node);
         Box::pin(async move { node.commit(block, certificate).await.map_err(AppError::from) })
+    }
+
+    fn take_relay(&self, max: usize) -> Vec<Vec<u8>> {
+        self.node.take_relay(max)
+    }
+
+    fn admit_relayed(&self, txs: Vec<Vec<u8>>) -> BoxFuture<'_, usize> {
+        let node = Arc::clone(&self.node);
+        Box::pin(async move { node.admit_relayed(txs).await })
+    }
+
+    fn decided(&self, height: u64) -> BoxFuture<'_, Result<Option<(Block, CommitCertificate)>, AppError>> {
+        let node = Arc::clone(&self.node);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
+                if height == 0 || height > node.head().height {
+                    return Ok(None);
+                }
+                let block = node.store().block(height)?;
+                let cert = node.store().certificate(height)?;
+                Ok(block.zip(cert))
+            })
+            .await
+            .map_err(|e| AppError::from(NodeError::task("block read", e)))?
+            .map_err(AppError::from)
+        })
     }
 }
 
@@ -91,9 +125,9 @@ impl Node {
     /// A block at `height` from the oldest waiting transactions (at most `block.max_txs` and
     /// `block.max_bytes`),
     /// executed and signed; kept executed until its commit. `None` when none is left to
-    /// include (ids that reached the pool again after their first copy was committed are
-    /// dropped from the pool here).
-    pub async fn propose(self: &Arc<Self>, height: u64) -> Result<Option<Block>, NodeError> {
+    /// include and `allow_empty` is false (ids that reached the pool again after their first
+    /// copy was committed are dropped from the pool here).
+    pub async fn propose(self: &Arc<Self>, height: u64, allow_empty: bool) -> Result<Option<Block>, NodeError> {
         let t0 = Instant::now();
         let head = self.head();
         if height != head.height + 1 {
@@ -107,7 +141,7 @@ impl Node {
         if !stale.is_empty() {
             lock(self.pool()).remove_committed(&stale);
         }
-        if txs.is_empty() {
+        if txs.is_empty() && !allow_empty {
             return Ok(None);
         }
         let tx_root = self.tx_root(&ids).await;

@@ -399,6 +399,7 @@ async fn get_status(State(node): State<Arc<Node>>) -> Response {
             backends: node.backends().into_iter().map(Into::into).collect(),
             warnings: node.accel().warnings().to_vec(),
         },
+        consensus: (node.ordering_name() != "solo").then(|| node.consensus_status().into()),
     })
     .into_response()
 }

@@ -236,6 +236,51 @@ pub struct StatusAnswer {
     pub uptime_s: u64,
     /// The acceleration layer.
     pub accel: AccelAnswer,
+    /// Where consensus is (BFT only: absent under solo).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<ConsensusAnswer>,
+}
+
+/// `GET /status`'s `consensus` object.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ConsensusAnswer {
+    /// The height being decided.
+    pub height: u64,
+    /// Its round (-1 before the first one starts).
+    pub round: i64,
+    /// Who proposes this round (public key, hex).
+    pub round_proposer: Option<String>,
+    /// Who proposed the last block this node committed (public key, hex).
+    pub last_proposer: Option<String>,
+    /// Connected peers.
+    pub peers: Vec<PeerAnswer>,
+}
+
+/// One connected peer.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct PeerAnswer {
+    /// Its transport peer id.
+    pub peer_id: String,
+    /// The address it is connected on.
+    pub address: String,
+    /// The validator key it proved (hex), if any.
+    pub validator: Option<String>,
+}
+
+impl From<xinlian_consensus::ConsensusStatus> for ConsensusAnswer {
+    fn from(s: xinlian_consensus::ConsensusStatus) -> ConsensusAnswer {
+        ConsensusAnswer {
+            height: s.height,
+            round: s.round,
+            round_proposer: s.round_proposer.map(hex::encode),
+            last_proposer: s.last_decided.map(|(_, k)| hex::encode(k)),
+            peers: s
+                .peers
+                .into_iter()
+                .map(|p| PeerAnswer { peer_id: p.peer_id, address: p.address, validator: p.validator.map(hex::encode) })
+                .collect(),
+        }
+    }
 }
 
 /// The body of `POST /tx`, as the document describes it: one [`TxJson`], or an array of at

@@ -53,7 +53,7 @@ async fn admit(node: &Arc<Node>, txs: Vec<Transaction>) {
 }
 
 async fn decide(proposer: &Arc<Node>, others: &[&Arc<Node>], height: u64) -> Block {
-    let block = proposer.propose(height).await.unwrap().expect("a block to propose");
+    let block = proposer.propose(height, false).await.unwrap().expect("a block to propose");
     for n in others {
         n.validate(block.clone()).await.expect("a valid block");
     }
@@ -109,7 +109,7 @@ async fn three_nodes_agree_and_refuse_a_forged_transaction_naming_it() {
     let genuine = txs(&user, 200, 5);
     admit(&c, genuine.clone()).await;
     admit(&b, genuine.clone()).await;
-    let honest = c.propose(3).await.unwrap().unwrap();
+    let honest = c.propose(3, false).await.unwrap().unwrap();
     assert_eq!(honest.header.proposer, pc);
     let mut bad = honest.clone();
     let mallory = key();

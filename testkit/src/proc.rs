@@ -42,15 +42,27 @@ impl NodeProc {
 
     /// [`NodeProc::start`] with more arguments for `xinlian` (e.g. `--log-format json`).
     pub fn start_with_args(bin: impl AsRef<Path>, data: &Path, config: &str, extra: &[&str]) -> NodeProc {
-        use std::io::BufRead as _;
         let config_path = data.with_extension("toml");
         std::fs::write(&config_path, config).unwrap();
-        let mut child = Command::new(bin.as_ref())
-            .args(["run", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config_path)
-            .arg("--data")
-            .arg(data)
-            .args(extra)
+        let mut args: Vec<std::ffi::OsString> = vec!["--listen".into(), "127.0.0.1:0".into(), "--data".into()];
+        args.push(data.as_os_str().to_owned());
+        args.extend(extra.iter().map(Into::into));
+        NodeProc::spawn(bin.as_ref(), &config_path, data, &args)
+    }
+
+    /// `xinlian run --config FILE` as the file says (its own data directory and HTTP port,
+    /// as `xinlian init --validators` writes them), waiting until its HTTP API answers.
+    pub fn start_config(bin: impl AsRef<Path>, config_path: &Path, data: &Path) -> NodeProc {
+        NodeProc::spawn(bin.as_ref(), config_path, data, &[])
+    }
+
+    fn spawn(bin: &Path, config_path: &Path, data: &Path, args: &[std::ffi::OsString]) -> NodeProc {
+        use std::io::BufRead as _;
+        let mut child = Command::new(bin)
+            .arg("run")
+            .arg("--config")
+            .arg(config_path)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

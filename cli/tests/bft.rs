@@ -1,0 +1,158 @@
+//! A consortium on one machine: `xinlian init --validators 4`, four `xinlian run` processes on
+//! 127.0.0.1, BFT (Tendermint on Malachite) among them.
+
+#![allow(clippy::unwrap_used, reason = "tests: a failed unwrap is a failed test")]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{temp_dir, xinlian, Http, NodeProc, BIN};
+use xinlian_chain::json::TxJson;
+use xinlian_chain::{Payload, Signer};
+use xinlian_testkit::signed;
+
+const N: usize = 4;
+
+/// A base port with `n` free ports after it for HTTP and `n` for consensus (bound and released
+/// here; another process could take one in between, which the start would then report).
+fn free_ports(n: usize) -> (u16, u16) {
+    let seed = u16::try_from(std::process::id() % 1000).unwrap();
+    for attempt in 0..200u16 {
+        let base = 20_000 + (seed * 17 + attempt * 97) % 20_000;
+        let q = base + 20_000;
+        let all_free = (0..n as u16).all(|i| {
+            TcpListener::bind(("127.0.0.1", base + i)).is_ok() && TcpListener::bind(("127.0.0.1", q + i)).is_ok()
+        });
+        if all_free {
+            return (base, q);
+        }
+    }
+    panic!("no free block of ports");
+}
+
+/// `xinlian init --validators n`, with the tests' accel (one CPU thread) appended.
+fn init_network(dir: &Path, n: usize) -> Vec<PathBuf> {
+    let (base, q) = free_ports(n);
+    let out = xinlian()
+        .args(["init", "--validators", &n.to_string(), "--out"])
+        .arg(dir)
+        .args(["--base-port", &base.to_string(), "--consensus-port", &q.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+    (0..n)
+        .map(|i| {
+            let config = dir.join(format!("node-{i}/config.toml"));
+            let mut text = std::fs::read_to_string(&config).unwrap();
+            // The file ends in the [accel] section.
+            text.push_str("backends = [\"cpu\"]\ncpu_threads = 1\n");
+            std::fs::write(&config, text).unwrap();
+            config
+        })
+        .collect()
+}
+
+fn start(config: &Path) -> NodeProc {
+    NodeProc::start_config(BIN, config, config.parent().unwrap())
+}
+
+fn height(http: &Http) -> u64 {
+    http.get("/status").1["height"].as_u64().unwrap()
+}
+
+fn wait_for_height(nodes: &[&NodeProc], h: u64, limit: Duration) {
+    let t = Instant::now();
+    for n in nodes {
+        let http = Http::new(&n.url);
+        while height(&http) < h {
+            assert!(t.elapsed() < limit, "node {} stuck below height {h}; its log:\n{}", n.url, n.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn block_hash(http: &Http, h: u64) -> String {
+    let (code, block) = http.get(&format!("/block/{h}"));
+    assert_eq!(code, 200, "{block}");
+    block["hash"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn four_validators_agree_and_a_transaction_sent_to_one_is_committed_on_all() {
+    let dir = temp_dir("bft4");
+    let configs = init_network(&dir, N);
+    let genesis = std::fs::read_to_string(dir.join("genesis.toml")).unwrap();
+    assert_eq!(genesis.matches("[[validators]]").count(), N, "{genesis}");
+    assert_eq!(genesis.matches("/p2p/").count(), N, "each validator's address binds its peer id");
+    let nodes: Vec<NodeProc> = configs.iter().map(|c| start(c)).collect();
+    let refs: Vec<&NodeProc> = nodes.iter().collect();
+    wait_for_height(&refs, 3, Duration::from_secs(120));
+    let https: Vec<Http> = nodes.iter().map(|n| Http::new(&n.url)).collect();
+    for h in 1..=3 {
+        let first = block_hash(&https[0], h);
+        for http in &https[1..] {
+            assert_eq!(block_hash(http, h), first, "height {h}");
+        }
+        let (_, block) = https[3].get(&format!("/block/{h}"));
+        let signers = block["certificate"]["signers"].as_array().unwrap();
+        assert!(signers.len() * 3 > N * 2, "a commit certificate of 2/3+: {block}");
+    }
+    // Proposers take turns: four heights have four different proposers.
+    let proposers: std::collections::HashSet<String> = (1..=4u64)
+        .map(|h| {
+            wait_for_height(&refs, h, Duration::from_secs(60));
+            https[0].get(&format!("/block/{h}")).1["proposer"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(proposers.len(), N, "{proposers:?}");
+
+    // A transaction to node 0, read back committed from node 3 in the same block.
+    let signer = Signer::generate().unwrap();
+    let tx = signed(&signer, "xinlian-dev", 1, Payload::Put { key: b"bft-key".to_vec(), value: b"v".to_vec() });
+    let (code, answer) = https[0].post("/tx", &serde_json::to_string(&TxJson::from_tx(&tx)).unwrap());
+    assert_eq!(code, 202, "{answer}");
+    let id = hex::encode(tx.id());
+    let t = Instant::now();
+    let at = loop {
+        let (code, status) = https[3].get(&format!("/tx/{id}"));
+        if code == 200 && status["status"] == "committed" {
+            break status["height"].as_u64().unwrap();
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "not committed on node 3: {status}\n{}", nodes[3].log());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    wait_for_height(&refs, at, Duration::from_secs(30));
+    assert_eq!(block_hash(&https[0], at), block_hash(&https[3], at));
+
+    // /status: the validator set, every other member connected with its proven key.
+    let status = https[3].get("/status").1;
+    assert_eq!(status["ordering"], "bft");
+    assert_eq!(status["validators"].as_array().unwrap().len(), N);
+    let peers = status["consensus"]["peers"].as_array().unwrap();
+    assert_eq!(peers.len(), N - 1, "{status}");
+    for p in peers {
+        let key = p["validator"].as_str().unwrap();
+        assert!(status["validators"].as_array().unwrap().iter().any(|v| v == key), "{p}");
+    }
+    assert!(status["consensus"]["last_proposer"].is_string(), "{status}");
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_node_whose_key_is_not_in_the_genesis_does_not_start() {
+    let dir = temp_dir("bft-outsider");
+    let configs = init_network(&dir, 2);
+    // Node 1's key replaced by one the genesis does not name.
+    let key = configs[1].parent().unwrap().join("node.pem");
+    std::fs::remove_file(&key).unwrap();
+    Signer::generate().unwrap().write_pem_file(&key).unwrap();
+    let out = xinlian().args(["run", "--config"]).arg(&configs[1]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a validator in the genesis file"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
