@@ -23,7 +23,7 @@ fn free_ports(n: usize) -> (u16, u16) {
     for attempt in 0..200u16 {
         let base = 20_000 + (seed * 17 + attempt * 97) % 20_000;
         let q = base + 20_000;
-        let all_free = (0..n as u16).all(|i| {
+        let all_free = (0..u16::try_from(n).unwrap()).all(|i| {
             TcpListener::bind(("127.0.0.1", base + i)).is_ok() && TcpListener::bind(("127.0.0.1", q + i)).is_ok()
         });
         if all_free {
