@@ -1,6 +1,10 @@
 //! `xinlian load`: signed transactions at a target rate against a running node; achieved TPS,
 //! submit-to-commit latency, and where the node spent its time.
 //!
+//! `--rpc URL1,URL2,...` spreads the submitting connections over several nodes of one chain
+//! (connection k talks to URL k mod n); commits are followed on the first, and each node's
+//! stage times are reported on their own.
+//!
 //! Transactions are signed before the clock starts (RustCrypto `sm2`, on every core), so the
 //! load generator's own signing never limits the rate it measures. Commit times are seen by
 //! following `GET /block/{height}` as blocks appear (polled every 2 ms), so a latency includes
@@ -104,8 +108,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if args.senders == 0 || args.batch == 0 || args.connections == 0 || args.duration == 0 {
         bail!("--senders, --batch, --connections and --duration must each be at least 1");
     }
-    let client = Client::new(&args.rpc.rpc);
+    let urls: Vec<&str> = args.rpc.rpc.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+    let Some(&first) = urls.first() else { bail!("--rpc names no node") };
+    let connections = args.connections.max(urls.len());
+    let client = Client::new(first);
     let chain_id = client.chain_id()?;
+    for url in &urls[1..] {
+        let other = Client::new(url).chain_id().with_context(|| format!("--rpc {url}"))?;
+        if other != chain_id {
+            bail!("--rpc {url} runs chain {other:?}, {first} runs {chain_id:?}: one chain at a time");
+        }
+    }
     let start_height =
         client.get("/status")?.body.get("height").and_then(Value::as_u64).context("GET /status: no height")?;
     let count = if args.tps > 0 {
@@ -153,7 +166,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let batches: Vec<&[(String, String)]> = txs.chunks(args.batch).collect();
 
     let shared = Arc::new(Shared::default());
-    let before = stage_seconds(&client);
+    let clients: Vec<Client> = urls.iter().map(|u| Client::new(u)).collect();
+    let before: Vec<_> = clients.iter().map(stage_seconds).collect();
     let next_batch = AtomicUsize::new(0);
     let stop_follow = AtomicBool::new(false);
     let start = Instant::now();
@@ -162,7 +176,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     std::thread::scope(|s| {
         // Follow blocks: commit times of our transactions.
         let follower = s.spawn(|| {
-            let c = Client::new(&args.rpc.rpc);
+            let c = Client::new(first);
             let mut height = start_height + 1;
             while !stop_follow.load(Ordering::Relaxed) {
                 match c.get(&format!("/block/{height}")) {
@@ -183,10 +197,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             }
         });
         // Submit.
-        let submitters: Vec<_> = (0..args.connections)
-            .map(|_| {
-                s.spawn(|| {
-                    let c = Client::new(&args.rpc.rpc);
+        let submitters: Vec<_> = (0..connections)
+            .map(|k| {
+                let (shared, next_batch, batches, urls) = (&shared, &next_batch, &batches, &urls);
+                s.spawn(move || {
+                    let c = Client::new(urls[k % urls.len()]);
                     loop {
                         let i = next_batch.fetch_add(1, Ordering::Relaxed);
                         let Some(batch) = batches.get(i) else { return };
@@ -293,7 +308,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if let Some(e) = lock(&shared.first_error).take() {
         bail!("the load stopped: {e}");
     }
-    let after = stage_seconds(&client);
+    let after: Vec<_> = clients.iter().map(stage_seconds).collect();
     if next_batch.load(Ordering::Relaxed) >= batches.len() && submit_end.duration_since(start) < submit_for {
         eprintln!(
             "load: the {} signed transactions ran out after {:.1} s, before --duration {} s: the figures cover \
@@ -324,27 +339,36 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         percentile(&lat, 0.99),
         lat.last().copied().unwrap_or(0) as f64 / 1000.0
     );
-    // Stage times are summed over the node's concurrent handlers and threads; `http` includes
-    // decode, prepare and the wait for verdicts, so its own share is what is left of it.
-    let delta = |k: &str| after.get(k).copied().unwrap_or(0.0) - before.get(k).copied().unwrap_or(0.0);
-    if !after.is_empty() {
-        let per_tx = |secs: f64| secs * 1e6 / committed.max(1) as f64;
-        let http_rest = delta("http") - delta("decode") - delta("prepare") - delta("verify");
-        println!("node time    (seconds summed over the node's handlers and threads, and per committed tx)");
-        for (label, secs) in [
-            ("http (request handling, JSON out)", http_rest),
-            ("decode (JSON to transactions)", delta("decode")),
-            ("prepare (dedupe, replay lookup, Z/e)", delta("prepare")),
-            ("verify (waiting for accel verdicts)", delta("verify")),
-            ("merkle (tx roots through accel)", delta("merkle")),
-            ("execute", delta("execute")),
-            ("commit (RocksDB, synced)", delta("commit")),
-        ] {
-            println!("  {label:<38} {secs:8.3} s  {:8.1} us/tx", per_tx(secs));
-        }
+    for ((url, before), after) in urls.iter().zip(&before).zip(&after) {
+        print_stages(url, before, after, committed);
     }
     if committed < accepted {
         bail!("{} accepted transactions were not seen committed within --drain {} s", accepted - committed, args.drain);
     }
     Ok(())
+}
+
+/// One node's stage times over the run. They are summed over the node's concurrent handlers
+/// and threads; `http` includes decode, prepare and the wait for verdicts, so its own share is
+/// what is left of it.
+fn print_stages(url: &str, before: &HashMap<String, f64>, after: &HashMap<String, f64>, committed: u64) {
+    if after.is_empty() {
+        return;
+    }
+    let delta = |k: &str| after.get(k).copied().unwrap_or(0.0) - before.get(k).copied().unwrap_or(0.0);
+    let per_tx = |secs: f64| secs * 1e6 / committed.max(1) as f64;
+    let http_rest = delta("http") - delta("decode") - delta("prepare") - delta("verify");
+    println!("node time    {url} (seconds summed over the node's handlers and threads, and per committed tx)");
+    for (label, secs) in [
+        ("http (request handling, JSON out)", http_rest),
+        ("decode (JSON to transactions)", delta("decode")),
+        ("prepare (dedupe, replay lookup, Z/e)", delta("prepare")),
+        ("verify (waiting for accel verdicts)", delta("verify")),
+        ("merkle (tx roots through accel)", delta("merkle")),
+        ("execute", delta("execute")),
+        ("validate (peers' blocks: sigs, re-exec)", delta("validate")),
+        ("commit (RocksDB, synced)", delta("commit")),
+    ] {
+        println!("  {label:<40} {secs:8.3} s  {:8.1} us/tx", per_tx(secs));
+    }
 }

@@ -5,13 +5,14 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{temp_dir, xinlian, Http, NodeProc, BIN};
 use xinlian_chain::json::TxJson;
-use xinlian_chain::{Payload, Signer};
+use xinlian_chain::{Payload, Signer, Transaction};
 use xinlian_testkit::signed;
 
 const N: usize = 4;
@@ -55,6 +56,13 @@ fn init_network(dir: &Path, n: usize) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The multi-node tests one at a time: four nodes each on two cores is load enough.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn start(config: &Path) -> NodeProc {
     NodeProc::start_config(BIN, config, config.parent().unwrap())
 }
@@ -82,6 +90,7 @@ fn block_hash(http: &Http, h: u64) -> String {
 
 #[test]
 fn four_validators_agree_and_a_transaction_sent_to_one_is_committed_on_all() {
+    let _serial = serial();
     let dir = temp_dir("bft4");
     let configs = init_network(&dir, N);
     let genesis = std::fs::read_to_string(dir.join("genesis.toml")).unwrap();
@@ -144,6 +153,7 @@ fn four_validators_agree_and_a_transaction_sent_to_one_is_committed_on_all() {
 
 #[test]
 fn a_node_whose_key_is_not_in_the_genesis_does_not_start() {
+    let _serial = serial();
     let dir = temp_dir("bft-outsider");
     let configs = init_network(&dir, 2);
     // Node 1's key replaced by one the genesis does not name.
@@ -154,5 +164,146 @@ fn a_node_whose_key_is_not_in_the_genesis_does_not_start() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a validator in the genesis file"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A signed Put for the test chain (`xinlian init` names it `xinlian-dev`).
+fn put(signer: &Signer, nonce: u64, key: &str) -> Transaction {
+    signed(signer, "xinlian-dev", nonce, Payload::Put { key: key.as_bytes().to_vec(), value: b"v".to_vec() })
+}
+
+fn post_tx(http: &Http, tx: &Transaction) -> (u16, serde_json::Value) {
+    http.post("/tx", &serde_json::to_string(&TxJson::from_tx(tx)).unwrap())
+}
+
+/// Wait until `id` is committed on `http`; its height.
+fn committed_height(http: &Http, id: &str, limit: Duration, log: impl Fn() -> String) -> u64 {
+    let t = Instant::now();
+    loop {
+        let (code, status) = http.get(&format!("/tx/{id}"));
+        if code == 200 && status["status"] == "committed" {
+            return status["height"].as_u64().unwrap();
+        }
+        assert!(t.elapsed() < limit, "{id} not committed: {status}\n{}", log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// How many times each tx id appears in blocks 1..=tip.
+fn id_counts(http: &Http, tip: u64) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for h in 1..=tip {
+        let (code, block) = http.get(&format!("/block/{h}"));
+        assert_eq!(code, 200, "{block}");
+        for tx in block["txs"].as_array().unwrap() {
+            *counts.entry(tx["id"].as_str().unwrap().to_string()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn transactions_sent_to_different_nodes_are_each_committed_exactly_once() {
+    let _serial = serial();
+    let dir = temp_dir("bft-once");
+    let configs = init_network(&dir, N);
+    let nodes: Vec<NodeProc> = configs.iter().map(|c| start(c)).collect();
+    let refs: Vec<&NodeProc> = nodes.iter().collect();
+    wait_for_height(&refs, 1, Duration::from_secs(120));
+    let https: Vec<Http> = nodes.iter().map(|n| Http::new(&n.url)).collect();
+    let signer = Signer::generate().unwrap();
+    // One transaction to each node, and one more to every node (the same bytes four times).
+    let mut ids = Vec::new();
+    for (i, http) in https.iter().enumerate() {
+        let tx = put(&signer, i as u64, &format!("once-{i}"));
+        let (code, answer) = post_tx(http, &tx);
+        assert_eq!(code, 202, "node {i}: {answer}");
+        ids.push(hex::encode(tx.id()));
+    }
+    let everywhere = put(&signer, 100, "once-everywhere");
+    for (i, http) in https.iter().enumerate() {
+        let (code, answer) = post_tx(http, &everywhere);
+        // Accepted, or refused as already pending or committed (relayed from another node).
+        let text = answer.to_string();
+        assert!(code == 202 || text.contains("duplicate") || text.contains("replay"), "node {i}: {code} {answer}");
+    }
+    ids.push(hex::encode(everywhere.id()));
+    // Every one committed, read on every node at the same height.
+    let mut tip = 0;
+    for id in &ids {
+        let at = committed_height(&https[0], id, Duration::from_secs(60), || nodes[0].log());
+        for (i, http) in https.iter().enumerate() {
+            assert_eq!(committed_height(http, id, Duration::from_secs(30), || nodes[i].log()), at, "{id} on node {i}");
+        }
+        tip = tip.max(at);
+    }
+    for (i, http) in https.iter().enumerate() {
+        let counts = id_counts(http, tip);
+        for id in &ids {
+            assert_eq!(counts.get(id), Some(&1), "{id} on node {i}");
+        }
+    }
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_validator_killed_under_load_restarts_and_catches_up() {
+    let _serial = serial();
+    let dir = temp_dir("bft-kill");
+    let configs = init_network(&dir, N);
+    let mut nodes: Vec<NodeProc> = configs.iter().map(|c| start(c)).collect();
+    let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
+    wait_for_height(&nodes.iter().collect::<Vec<_>>(), 2, Duration::from_secs(120));
+
+    // Load on nodes 0, 1 and 3 the whole time, one transaction every 20 ms.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (stop, urls) = (stop.clone(), urls.clone());
+        std::thread::spawn(move || {
+            let signer = Signer::generate().unwrap();
+            let https: Vec<Http> = [0, 1, 3].iter().map(|&i| Http::new(&urls[i])).collect();
+            let mut ids = Vec::new();
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let tx = put(&signer, n, &format!("kill-{n}"));
+                let (code, answer) = post_tx(&https[(n % 3) as usize], &tx);
+                assert_eq!(code, 202, "{answer}");
+                ids.push(hex::encode(tx.id()));
+                n += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            ids
+        })
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    // SIGKILL node 2: no clean shutdown, its WAL may end in a torn entry.
+    let killed = nodes.remove(2);
+    killed.kill();
+    let at_kill = height(&Http::new(&urls[0]));
+    // Three of four keep deciding (3 > 2/3 of the power), through node 2's turns too.
+    let survivors: Vec<&NodeProc> = nodes.iter().collect();
+    wait_for_height(&survivors, at_kill + 12, Duration::from_secs(180));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let ids = load.join().unwrap();
+    assert!(ids.len() > 50, "the load ran: {} transactions", ids.len());
+
+    // Restarted from its own data, it catches up from its peers and re-checks what it gets.
+    let restarted = start(&configs[2]);
+    let http2 = Http::new(&restarted.url);
+    let target = height(&Http::new(&urls[0]));
+    wait_for_height(&[&restarted], target, Duration::from_secs(180));
+    for h in 1..=target {
+        let want = block_hash(&Http::new(&urls[0]), h);
+        assert_eq!(block_hash(&http2, h), want, "height {h}");
+    }
+    // Every transaction accepted by the survivors is committed, and seen by node 2.
+    for id in &ids {
+        committed_height(&http2, id, Duration::from_secs(60), || restarted.log());
+    }
+    // And node 2 takes part again: the chain goes on with all four.
+    nodes.insert(2, restarted);
+    wait_for_height(&nodes.iter().collect::<Vec<_>>(), target + 4, Duration::from_secs(120));
+    drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);
 }
