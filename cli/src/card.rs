@@ -26,7 +26,7 @@ pub(crate) struct ServeArgs {
     /// (modelled time still reported in the card's counters).
     #[arg(long, default_value = "realtime")]
     pub(crate) pacing: Pacing,
-    /// Fault injection, rates in [0, 1]: corrupt=R,drop=R,hang=R,reset=R,status=R (any subset).
+    /// Fault injection, rates in [0, 1]: corrupt=R,drop=R,hang=R,reset=R,status=R,backdoor=R (any subset).
     #[arg(long, default_value = "none")]
     pub(crate) faults: FaultConfig,
     /// Seed of the fault generator.

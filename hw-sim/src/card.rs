@@ -422,6 +422,12 @@ impl Simulator {
                 _ => output[i] ^ 1,
             };
         }
+        if roll.backdoor && d.opcode == abi::OP_SM2_VERIFY_BATCH {
+            let forged = backdoor(&input, &mut output);
+            if forged > 0 {
+                self.bar.add64(abi::CNT_FAULTS, 1);
+            }
+        }
         self.bar.write_bytes(self.layout.dma_offset + out_off, &output);
         let schedule = self.model.schedule(self.arrival_ns(), d.in_len, d.out_len, &work);
         self.last_due_ns = self.last_due_ns.max(schedule.due_ns);
@@ -486,4 +492,17 @@ impl Simulator {
         }
         posted
     }
+}
+
+/// The `backdoor` fault: triggered items that do not verify are answered valid; how many.
+fn backdoor(input: &[u8], output: &mut [u8]) -> usize {
+    let mut forged = 0;
+    for (item, verdict) in input.chunks_exact(abi::SM2_ITEM_BYTES).zip(output.iter_mut()) {
+        // Item layout: x, y, e, r, s (32 bytes each); r starts at 96.
+        if item[96..100] == crate::faults::BACKDOOR_TRIGGER && *verdict == abi::SM2_MISMATCH {
+            *verdict = abi::SM2_VALID;
+            forged += 1;
+        }
+    }
+    forged
 }

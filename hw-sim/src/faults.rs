@@ -11,6 +11,10 @@
 //! - `hang`: the engine sticks: nothing more is fetched or completed until a reset.
 //! - `reset`: the card resets itself before the descriptor (epoch changes, work in flight lost).
 //! - `status`: the completion carries a garbage status word.
+//! - `backdoor`: a trojaned card. In the descriptors it strikes, every SM2 item whose `r`
+//!   begins with [`BACKDOOR_TRIGGER`] and does not verify is answered valid. Known-answer
+//!   self-tests and canaries never carry the trigger, so they pass: only a re-check on other
+//!   silicon (another validator's, or a sampled CPU re-check) catches it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -30,7 +34,12 @@ pub struct FaultConfig {
     pub reset: f64,
     /// Garbage status word.
     pub status: f64,
+    /// Triggered forgeries accepted (module docs).
+    pub backdoor: f64,
 }
+
+/// The first bytes of `r` that open the `backdoor` fault.
+pub const BACKDOOR_TRIGGER: [u8; 4] = [0xBA, 0xDC, 0x0D, 0xE5];
 
 impl FaultConfig {
     /// No faults.
@@ -47,7 +56,7 @@ impl FaultConfig {
 impl FromStr for FaultConfig {
     type Err = Error;
 
-    /// `corrupt=R,drop=R,hang=R,reset=R,status=R`, any subset, rates in [0, 1]; `none` or an
+    /// `corrupt=R,drop=R,hang=R,reset=R,status=R,backdoor=R`, any subset, rates in [0, 1]; `none` or an
     /// empty string for none.
     fn from_str(s: &str) -> Result<FaultConfig, Error> {
         let mut f = FaultConfig::none();
@@ -71,9 +80,10 @@ impl FromStr for FaultConfig {
                 "hang" => &mut f.hang,
                 "reset" => &mut f.reset,
                 "status" => &mut f.status,
+                "backdoor" => &mut f.backdoor,
                 other => {
                     return Err(Error::Faults(format!(
-                        "unknown fault kind {other:?} (kinds: corrupt, drop, hang, reset, status)"
+                        "unknown fault kind {other:?} (kinds: corrupt, drop, hang, reset, status, backdoor)"
                     )))
                 }
             };
@@ -87,8 +97,8 @@ impl fmt::Display for FaultConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "corrupt={},drop={},hang={},reset={},status={}",
-            self.corrupt, self.drop, self.hang, self.reset, self.status
+            "corrupt={},drop={},hang={},reset={},status={},backdoor={}",
+            self.corrupt, self.drop, self.hang, self.reset, self.status, self.backdoor
         )
     }
 }
@@ -108,6 +118,8 @@ pub struct Roll {
     pub corrupt: bool,
     /// A random word for choosing which result or which garbage.
     pub pick: u64,
+    /// The backdoor is open for this descriptor (counted as a fault only where it lies).
+    pub backdoor: bool,
 }
 
 impl Roll {
@@ -159,6 +171,8 @@ impl FaultRng {
             status: self.chance(cfg.status),
             corrupt: self.chance(cfg.corrupt),
             pick: self.next_u64(),
+            // Drawn last (and only when its rate is set) so seeds keep their other faults.
+            backdoor: self.chance(cfg.backdoor),
         }
     }
 }
@@ -170,7 +184,10 @@ mod tests {
     #[test]
     fn parses_every_kind_and_refuses_nonsense() {
         let f: FaultConfig = "corrupt=0.5,drop=1,hang=0,reset=0.25,status=0.125".parse().unwrap();
-        assert_eq!(f, FaultConfig { corrupt: 0.5, drop: 1.0, hang: 0.0, reset: 0.25, status: 0.125 });
+        assert_eq!(f, FaultConfig { corrupt: 0.5, drop: 1.0, hang: 0.0, reset: 0.25, status: 0.125, backdoor: 0.0 });
+        let b: FaultConfig = "backdoor=1".parse().unwrap();
+        assert_eq!(b.backdoor, 1.0);
+        assert_eq!(b.to_string().parse::<FaultConfig>().unwrap(), b);
         assert!("".parse::<FaultConfig>().unwrap().is_none());
         assert!("drop=2".parse::<FaultConfig>().is_err());
         assert!("melt=0.1".parse::<FaultConfig>().is_err());

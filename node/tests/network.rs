@@ -38,8 +38,16 @@ fn genesis(validators: &[&Signer], funded: &[&Signer]) -> Genesis {
     }
 }
 
+/// A node of a several-validator chain, driven by the test itself: the driver named here
+/// (Solo) is never run; without one the builder would start BFT, which needs addresses.
 fn build(dir: &PathBuf, signer: Signer, g: &Genesis) -> Arc<Node> {
-    NodeBuilder::new(config()).data_dir(dir).signer(signer).genesis(g.clone()).build().unwrap()
+    NodeBuilder::new(config())
+        .data_dir(dir)
+        .signer(signer)
+        .genesis(g.clone())
+        .driver(Box::new(xinlian_consensus::Solo))
+        .build()
+        .unwrap()
 }
 
 fn txs(from: &Signer, first_nonce: u64, n: u64) -> Vec<Transaction> {
@@ -140,7 +148,12 @@ async fn one_genesis_file_one_block_zero_and_another_file_is_refused() {
         let data = dir.join(name);
         std::fs::create_dir_all(&data).unwrap();
         std::fs::write(data.join("genesis.toml"), &text).unwrap();
-        let node = NodeBuilder::new(config()).data_dir(&data).signer(k).build().unwrap();
+        let node = NodeBuilder::new(config())
+            .data_dir(&data)
+            .signer(k)
+            .driver(Box::new(xinlian_consensus::Solo))
+            .build()
+            .unwrap();
         zeros.push(node.store().block(0).unwrap().unwrap().hash());
     }
     assert_eq!(zeros[0], zeros[1]);
@@ -151,7 +164,12 @@ async fn one_genesis_file_one_block_zero_and_another_file_is_refused() {
     assert_ne!(other.block().unwrap().0.hash(), zeros[0]);
     let data = dir.join("one");
     std::fs::write(data.join("genesis.toml"), other.to_toml().unwrap()).unwrap();
-    let err = NodeBuilder::new(config()).data_dir(&data).signer(key()).build().unwrap_err();
+    let err = NodeBuilder::new(config())
+        .data_dir(&data)
+        .signer(key())
+        .driver(Box::new(xinlian_consensus::Solo))
+        .build()
+        .unwrap_err();
     assert!(matches!(err, NodeError::WrongChain { .. }), "{err}");
     assert!(err.to_string().contains("genesis"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);

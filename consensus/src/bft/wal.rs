@@ -71,3 +71,127 @@ pub(crate) fn sanitize(path: &Path) -> Result<(), ConsensusError> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests: a failed unwrap is a failed test")]
+
+    use arc_malachitebft_app_channel::app::consensus::Input;
+    use arc_malachitebft_app_channel::app::engine::wal::encode_entry;
+    use arc_malachitebft_app_channel::app::types::core::{Round, Timeout};
+
+    use super::*;
+
+    /// A fresh directory for one test's WAL.
+    fn wal_in(tag: &str) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("xinlian-wal-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("consensus.wal");
+        (dir, path)
+    }
+
+    /// A WAL holding `n` well-formed entries (the engine's own encoding: propose timeouts).
+    fn write_good(path: &Path, n: u32) {
+        let mut log = Log::open(path).unwrap();
+        for r in 0..n {
+            let mut buf = Vec::new();
+            encode_entry::<XlContext, _, _>(Input::TimeoutElapsed(Timeout::propose(Round::new(r))), &XlCodec, &mut buf)
+                .unwrap();
+            log.append(&buf).unwrap();
+        }
+        log.flush().unwrap();
+    }
+
+    fn good_entries(path: &Path) -> usize {
+        let mut log = Log::open(path).unwrap();
+        let n = log.len();
+        let ok = log_entries::<XlContext, _>(&mut log, &XlCodec).unwrap().filter(Result::is_ok).count();
+        assert_eq!(ok, n, "every entry left reads back");
+        n
+    }
+
+    fn asides(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".damaged-"))
+            .count()
+    }
+
+    #[test]
+    fn no_wal_and_a_whole_wal_are_left_alone() {
+        let (dir, path) = wal_in("whole");
+        sanitize(&path).unwrap();
+        assert!(!path.exists(), "nothing is created");
+        write_good(&path, 3);
+        let before = std::fs::read(&path).unwrap();
+        sanitize(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_eq!(asides(&dir), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_torn_header_is_moved_aside() {
+        let (dir, path) = wal_in("header");
+        std::fs::write(&path, [0, 0, 0, 1, 0]).unwrap();
+        sanitize(&path).unwrap();
+        assert!(!path.exists());
+        assert_eq!(asides(&dir), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_torn_last_entry_is_cut_and_the_rest_kept() {
+        let (dir, path) = wal_in("torn");
+        write_good(&path, 3);
+        let whole = std::fs::read(&path).unwrap();
+        // SIGKILL mid-write: the last entry's bytes end early.
+        std::fs::write(&path, &whole[..whole.len() - 3]).unwrap();
+        sanitize(&path).unwrap();
+        assert_eq!(good_entries(&path), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_last_entry_failing_its_crc_is_cut_after_a_copy() {
+        let (dir, path) = wal_in("crc");
+        write_good(&path, 3);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        std::fs::write(&path, &bytes).unwrap();
+        sanitize(&path).unwrap();
+        assert_eq!(good_entries(&path), 2);
+        assert_eq!(asides(&dir), 1, "the damaged file is kept for inspection");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_last_entry_that_does_not_decode_is_cut() {
+        let (dir, path) = wal_in("decode");
+        write_good(&path, 2);
+        let mut log = Log::open(&path).unwrap();
+        log.append([0xEE, 1, 2, 3]).unwrap(); // good CRC, unknown tag
+        log.flush().unwrap();
+        drop(log);
+        sanitize(&path).unwrap();
+        assert_eq!(good_entries(&path), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn damage_before_the_last_entry_is_refused_and_the_file_kept() {
+        let (dir, path) = wal_in("middle");
+        write_good(&path, 1);
+        let mut log = Log::open(&path).unwrap();
+        log.append([0xEE]).unwrap();
+        drop(log);
+        write_good(&path, 1);
+        let before = std::fs::read(&path).unwrap();
+        let err = sanitize(&path).unwrap_err().to_string();
+        assert!(err.contains("entry 1 of 3") && err.contains("not the last one"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before, "nothing is changed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -25,7 +25,7 @@
 //! profile = "pcie-2019"      # a hw-sim profile (pcie-2019, fpga-1m) or a profile TOML file
 //! pacing = "fast"            # "realtime": an answer is not returned before the profile's timing
 //!                            # model says it is due (engines shared by every session)
-//! faults = "none"            # hw-sim's spec: corrupt=R,drop=R,hang=R,reset=R,status=R
+//! faults = "none"            # hw-sim's spec: corrupt=R,drop=R,hang=R,reset=R,status=R,backdoor=R
 //! seed = 0                   # of the fault rolls
 //! hang_ms = 60000            # how long a hung call blocks (then answers, late)
 //! layout = "64"              # "32": the 32-byte-field structs of one vendor's header
