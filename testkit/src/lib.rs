@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 pub mod blocks;
+pub mod netns;
 pub mod openssl;
 pub mod proc;
 pub mod txs;

@@ -47,18 +47,26 @@ impl NodeProc {
         let mut args: Vec<std::ffi::OsString> = vec!["--listen".into(), "127.0.0.1:0".into(), "--data".into()];
         args.push(data.as_os_str().to_owned());
         args.extend(extra.iter().map(Into::into));
-        NodeProc::spawn(bin.as_ref(), &config_path, data, &args)
+        NodeProc::spawn(Command::new(bin.as_ref()), &config_path, data, &args)
     }
 
     /// `xinlian run --config FILE` as the file says (its own data directory and HTTP port,
     /// as `xinlian init --validators` writes them), waiting until its HTTP API answers.
     pub fn start_config(bin: impl AsRef<Path>, config_path: &Path, data: &Path) -> NodeProc {
-        NodeProc::spawn(bin.as_ref(), config_path, data, &[])
+        NodeProc::spawn(Command::new(bin.as_ref()), config_path, data, &[])
     }
 
-    fn spawn(bin: &Path, config_path: &Path, data: &Path, args: &[std::ffi::OsString]) -> NodeProc {
+    /// [`NodeProc::start_config`] inside network namespace `netns` (`ip netns exec`, which
+    /// execs the node: the child's pid is the node's).
+    pub fn start_config_in(netns: &str, bin: impl AsRef<Path>, config_path: &Path, data: &Path) -> NodeProc {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns]).arg(bin.as_ref());
+        NodeProc::spawn(cmd, config_path, data, &[])
+    }
+
+    fn spawn(mut cmd: Command, config_path: &Path, data: &Path, args: &[std::ffi::OsString]) -> NodeProc {
         use std::io::BufRead as _;
-        let mut child = Command::new(bin)
+        let mut child = cmd
             .arg("run")
             .arg("--config")
             .arg(config_path)
