@@ -5,18 +5,22 @@
 //! Owns: the outbox between admission and the consensus driver. Never: the wire (the driver
 //! sends and receives batches), admission's checks (`admission`).
 //!
-//! The outbox is bounded ([`OUTBOX_MAX`]): when peers fall behind, the newest transactions are
-//! not relayed, only counted; they still reach the chain in this node's own proposals.
+//! The outbox is bounded ([`OUTBOX_MAX`] transactions, [`OUTBOX_MAX_BYTES`] by the mempool's
+//! measure): when it is full the newest transactions are not relayed, only counted; they still
+//! reach the chain in this node's own proposals. It is emptied every 50 ms.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use xinlian_chain::Transaction;
 
+use crate::mempool::footprint;
 use crate::node::{lock, Node};
 
 /// The most admitted transactions waiting to be relayed.
 pub const OUTBOX_MAX: usize = 65_536;
+/// The most bytes (`mempool::footprint`) waiting to be relayed.
+pub const OUTBOX_MAX_BYTES: usize = 16 << 20;
 
 /// Transactions admitted from clients and not yet relayed.
 #[derive(Debug, Default)]
@@ -24,12 +28,13 @@ pub(crate) struct Outbox {
     /// Off under solo: no peer would ever take them.
     pub(crate) enabled: bool,
     txs: Vec<Arc<Transaction>>,
+    bytes: usize,
 }
 
 impl Outbox {
     /// An outbox that keeps transactions only when `enabled`.
     pub(crate) fn new(enabled: bool) -> Outbox {
-        Outbox { enabled, txs: Vec::new() }
+        Outbox { enabled, txs: Vec::new(), bytes: 0 }
     }
 }
 
@@ -40,10 +45,12 @@ impl Node {
         if !outbox.enabled {
             return;
         }
-        if outbox.txs.len() >= OUTBOX_MAX {
+        let size = footprint(&tx);
+        if outbox.txs.len() >= OUTBOX_MAX || outbox.bytes + size > OUTBOX_MAX_BYTES {
             self.metrics().relay_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        outbox.bytes += size;
         outbox.txs.push(tx);
     }
 
@@ -52,7 +59,9 @@ impl Node {
         let taken: Vec<Arc<Transaction>> = {
             let mut outbox = lock(self.outbox());
             let n = outbox.txs.len().min(max);
-            outbox.txs.drain(..n).collect()
+            let taken: Vec<Arc<Transaction>> = outbox.txs.drain(..n).collect();
+            outbox.bytes -= taken.iter().map(|tx| footprint(tx)).sum::<usize>();
+            taken
         };
         self.metrics().relayed_out.fetch_add(taken.len() as u64, Ordering::Relaxed);
         taken.iter().map(|tx| tx.encode()).collect()

@@ -2,8 +2,8 @@
 //! other side. Parts may arrive out of order and through different neighbours; a stream is
 //! keyed by the peer that published it and its stream id.
 //!
-//! Bounded: at most [`MAX_STREAMS`] open streams (the oldest is dropped), at most
-//! [`MAX_PARTS`] parts in one.
+//! Bounded: at most [`MAX_STREAMS`] open streams and [`MAX_OPEN_BYTES`] of chunks in them (the
+//! oldest streams are dropped first), at most [`MAX_PARTS`] parts in one.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -19,6 +19,8 @@ use super::types::{Address, Height, ProposalPart};
 pub(crate) const MAX_STREAMS: usize = 64;
 /// Most parts in one stream (a 64 MiB block in 256 KiB chunks, plus header and signature).
 pub(crate) const MAX_PARTS: u64 = 260;
+/// Most chunk bytes held in open streams together: one largest stream and then some.
+pub const MAX_OPEN_BYTES: usize = 72 << 20;
 /// The chunk size a proposer cuts blocks into.
 pub(crate) const CHUNK: usize = 256 << 10;
 
@@ -39,6 +41,7 @@ pub(crate) struct Assembled {
 struct Stream {
     parts: BTreeMap<u64, ProposalPart>,
     end: Option<u64>,
+    bytes: usize,
 }
 
 /// Streams being assembled.
@@ -46,6 +49,14 @@ struct Stream {
 pub(crate) struct Streams {
     open: HashMap<(PeerId, Bytes), Stream>,
     order: VecDeque<(PeerId, Bytes)>,
+    bytes: usize,
+}
+
+fn part_bytes(part: &ProposalPart) -> usize {
+    match part {
+        ProposalPart::Data(chunk) => chunk.len(),
+        _ => 0,
+    }
 }
 
 impl Streams {
@@ -62,8 +73,8 @@ impl Streams {
         let key = (publisher, msg.stream_id.to_bytes());
         if !self.open.contains_key(&key) {
             if self.open.len() >= MAX_STREAMS {
-                if let Some(oldest) = self.order.pop_front() {
-                    self.open.remove(&oldest);
+                if let Some(oldest) = self.order.front().cloned() {
+                    self.remove(&oldest);
                 }
             }
             self.order.push_back(key.clone());
@@ -71,23 +82,49 @@ impl Streams {
         let stream = self.open.entry(key.clone()).or_default();
         match msg.content {
             StreamContent::Data(part) => {
-                stream.parts.insert(msg.sequence, part);
+                let added = part_bytes(&part);
+                if let Some(old) = stream.parts.insert(msg.sequence, part) {
+                    // A part sent twice replaces itself: count it once.
+                    stream.bytes -= part_bytes(&old);
+                    self.bytes -= part_bytes(&old);
+                }
+                stream.bytes += added;
+                self.bytes += added;
             }
             StreamContent::Fin => stream.end = Some(msg.sequence),
         }
         let complete = stream.end.is_some_and(|end| stream.parts.len() as u64 == end);
         if !complete {
-            return Ok(None);
+            return self.shed(&key).map(|()| None);
         }
-        let stream = self.open.remove(&key).unwrap_or_default();
-        self.order.retain(|k| k != &key);
+        let stream = self.remove(&key).unwrap_or_default();
         assemble(stream).map(Some)
+    }
+
+    fn remove(&mut self, key: &(PeerId, Bytes)) -> Option<Stream> {
+        let stream = self.open.remove(key)?;
+        self.order.retain(|k| k != key);
+        self.bytes -= stream.bytes;
+        Some(stream)
+    }
+
+    /// Over [`MAX_OPEN_BYTES`]: drop the oldest other streams, then this one.
+    fn shed(&mut self, keep: &(PeerId, Bytes)) -> Result<(), String> {
+        while self.bytes > MAX_OPEN_BYTES {
+            let Some(oldest) = self.order.iter().find(|k| *k != keep).cloned() else {
+                self.remove(keep);
+                return Err(format!("the stream holds more than {MAX_OPEN_BYTES} bytes"));
+            };
+            self.remove(&oldest);
+        }
+        Ok(())
     }
 
     /// Forget every stream (a new height began; older proposals are of no use).
     pub(crate) fn clear(&mut self) {
         self.open.clear();
         self.order.clear();
+        self.bytes = 0;
     }
 }
 
@@ -129,4 +166,97 @@ pub(crate) fn stream_of(
         .collect();
     out.push(StreamMessage::new(id, out.len() as u64, StreamContent::Fin));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests: a failed unwrap is a failed test")]
+
+    use xinlian_chain::Signer;
+
+    use super::*;
+
+    fn peer() -> PeerId {
+        let id = arc_malachitebft_app_channel::app::types::Keypair::generate_ed25519().public().to_peer_id();
+        PeerId::from_bytes(&id.to_bytes()).unwrap()
+    }
+
+    fn header() -> ProposalPart {
+        let key = Signer::generate().unwrap();
+        ProposalPart::Init {
+            height: Height(7),
+            round: Round::new(1),
+            pol_round: Round::Nil,
+            proposer: Address(*key.public_key()),
+        }
+    }
+
+    fn stream(id: u8, block: &[u8]) -> Vec<StreamMessage<ProposalPart>> {
+        stream_of(StreamId::new(Bytes::from(vec![id])), header(), block, [9; 64])
+    }
+
+    #[test]
+    fn parts_in_any_order_give_back_the_block() {
+        let block: Vec<u8> = (0..(CHUNK * 2 + 17)).map(|i| (i % 251) as u8).collect();
+        let mut msgs = stream(1, &block);
+        msgs.reverse();
+        let (mut streams, from) = (Streams::default(), peer());
+        let mut done = None;
+        for m in msgs {
+            if let Some(a) = streams.insert(from, m).unwrap() {
+                done = Some(a);
+            }
+        }
+        let a = done.unwrap();
+        assert_eq!((a.height, a.round, a.block_bytes, a.signature), (Height(7), Round::new(1), block, [9; 64]));
+        assert_eq!(streams.bytes, 0);
+    }
+
+    #[test]
+    fn a_malformed_stream_is_refused_with_its_reason() {
+        let mut msgs = stream(2, b"block");
+        msgs.insert(1, StreamMessage::new(msgs[0].stream_id.clone(), 1, StreamContent::Data(header())));
+        for (i, m) in msgs.iter_mut().enumerate() {
+            m.sequence = i as u64;
+        }
+        let (mut streams, from) = (Streams::default(), peer());
+        let results: Vec<_> = msgs.into_iter().map(|m| streams.insert(from, m)).collect();
+        assert_eq!(results.last().unwrap().as_ref().unwrap_err(), "a second header in one stream");
+        let relay = StreamMessage::new(
+            StreamId::new(Bytes::from_static(b"x")),
+            0,
+            StreamContent::Data(ProposalPart::Relay(vec![])),
+        );
+        let fin = StreamMessage::new(StreamId::new(Bytes::from_static(b"x")), 1, StreamContent::Fin);
+        assert!(streams.insert(from, relay).unwrap().is_none());
+        assert!(streams.insert(from, fin).unwrap_err().contains("header"));
+        let far = StreamMessage::new(StreamId::new(Bytes::from_static(b"y")), MAX_PARTS, StreamContent::Fin);
+        assert!(streams.insert(from, far).unwrap_err().contains("limit"));
+    }
+
+    #[test]
+    fn open_streams_stay_under_their_byte_and_count_bounds() {
+        let (mut streams, from) = (Streams::default(), peer());
+        // Unfinished streams of 1 MiB each: never more than the bound held.
+        for id in 0..200u32 {
+            let sid = StreamId::new(Bytes::from(id.to_be_bytes().to_vec()));
+            streams.insert(from, StreamMessage::new(sid.clone(), 0, StreamContent::Data(header()))).unwrap();
+            for seq in 1..5 {
+                let chunk = ProposalPart::Data(vec![0; CHUNK]);
+                streams.insert(from, StreamMessage::new(sid.clone(), seq, StreamContent::Data(chunk))).unwrap();
+            }
+            assert!(streams.bytes <= MAX_OPEN_BYTES && streams.open.len() <= MAX_STREAMS);
+            assert_eq!(streams.bytes, streams.open.values().map(|s| s.bytes).sum::<usize>());
+        }
+        // One stream alone past the bound (in the largest chunks the codec takes) is dropped,
+        // with the reason.
+        let sid = StreamId::new(Bytes::from_static(b"big"));
+        let mut last = Ok(None);
+        for seq in 1..=(MAX_OPEN_BYTES / MAX_CHUNK + 1) as u64 {
+            let chunk = ProposalPart::Data(vec![0; MAX_CHUNK]);
+            last = streams.insert(from, StreamMessage::new(sid.clone(), seq, StreamContent::Data(chunk)));
+        }
+        assert!(last.unwrap_err().contains("more than"));
+        assert_eq!(streams.bytes, streams.open.values().map(|s| s.bytes).sum::<usize>());
+    }
 }
