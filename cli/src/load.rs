@@ -364,6 +364,7 @@ fn print_stages(url: &str, before: &HashMap<String, f64>, after: &HashMap<String
         ("decode (JSON to transactions)", delta("decode")),
         ("prepare (dedupe, replay lookup, Z/e)", delta("prepare")),
         ("verify (waiting for accel verdicts)", delta("verify")),
+        ("relay (peers' batches: checks, sigs)", delta("relay")),
         ("merkle (tx roots through accel)", delta("merkle")),
         ("execute", delta("execute")),
         ("validate (peers' blocks: sigs, re-exec)", delta("validate")),

@@ -56,8 +56,14 @@ pub(crate) fn init_network(plan: &NetPlan<'_>) -> anyhow::Result<()> {
         let text = DEFAULT_TOML
             .replacen("data_dir = \"xinlian-data\"", &format!("data_dir = \"{}\"", quoted(&dir)), 1)
             .replacen("genesis_file = \"genesis.toml\"", "genesis_file = \"../genesis.toml\"", 1)
-            .replacen("listen = \"127.0.0.1:8600\"", &format!("listen = \"127.0.0.1:{rpc}\""), 1);
+            .replacen("listen = \"127.0.0.1:8600\"", &format!("listen = \"127.0.0.1:{rpc}\""), 1)
+            // Under BFT the rounds themselves gather transactions: a shorter wait before
+            // proposing halves the latency at 10k tx/s (README, "A consortium network").
+            .replacen("\ninterval_ms = 200", "\ninterval_ms = 50", 1);
         let config = Config::from_toml(&text).context("the network config does not parse (a bug)")?;
+        if config.block.interval_ms != 50 {
+            bail!("the network config did not get its block interval (a bug)");
+        }
         let config_path = dir.join("config.toml");
         std::fs::write(&config_path, &text).with_context(|| format!("cannot write {}", config_path.display()))?;
         let signer = Signer::generate()?;

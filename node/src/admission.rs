@@ -140,11 +140,16 @@ impl Node {
                 return (0..count).map(|_| Err(self.refuse(None, RefusalKind::Unavailable, reason.clone()))).collect();
             }
         };
-        add_ns(&self.metrics().prepare_ns, t0);
+        // A peer's relayed batch is timed whole, as `relay` (`Node::admit_relayed`).
+        if relay {
+            add_ns(&self.metrics().prepare_ns, t0);
+        }
         let (slots, items): (Vec<Screened>, Vec<PreparedVerify>) = to_verify.into_iter().unzip();
         let t1 = Instant::now();
         let verdicts = self.accel().dispatcher().verify(items).await;
-        add_ns(&self.metrics().verify_ns, t1);
+        if relay {
+            add_ns(&self.metrics().verify_ns, t1);
+        }
         let answers = self.pool_verified(answers, slots, verdicts, relay);
         self.count_answers(&answers);
         answers

@@ -38,6 +38,8 @@ pub struct NodeMetrics {
     pub prepare_ns: AtomicU64,
     /// Nanoseconds waiting for accel's verdicts at admission.
     pub verify_ns: AtomicU64,
+    /// Nanoseconds admitting peers' relayed batches (decode, checks, signatures through accel).
+    pub relay_ns: AtomicU64,
     /// Nanoseconds computing tx roots through accel.
     pub merkle_ns: AtomicU64,
     /// Nanoseconds executing blocks.
@@ -94,6 +96,7 @@ impl NodeMetrics {
             ("decode", &self.decode_ns),
             ("prepare", &self.prepare_ns),
             ("verify", &self.verify_ns),
+            ("relay", &self.relay_ns),
             ("merkle", &self.merkle_ns),
             ("execute", &self.execute_ns),
             ("validate", &self.validate_ns),

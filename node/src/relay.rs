@@ -71,6 +71,7 @@ impl Node {
     /// (never queued to relay again: every member gets the batch from its admitter). The
     /// number admitted; the refusals are logged in one line.
     pub async fn admit_relayed(self: &Arc<Self>, encoded: Vec<Vec<u8>>) -> usize {
+        let t0 = std::time::Instant::now();
         let total = encoded.len();
         let mut txs = Vec::with_capacity(total);
         let mut malformed = 0usize;
@@ -81,6 +82,7 @@ impl Node {
             }
         }
         let answers = self.admit(txs, false).await;
+        crate::metrics::add_ns(&self.metrics().relay_ns, t0);
         let admitted = answers.iter().filter(|a| a.is_ok()).count();
         self.metrics().relayed_in.fetch_add(admitted as u64, Ordering::Relaxed);
         let refused = answers.iter().filter_map(|a| a.as_ref().err()).find(|r| {
