@@ -37,6 +37,11 @@ fn free_ports(n: usize) -> (u16, u16) {
 /// `xinlian init --validators n`, with the tests' accel (one CPU thread) appended.
 fn init_network(dir: &Path, n: usize) -> Vec<PathBuf> {
     let (base, q) = free_ports(n);
+    init_network_at(dir, n, base, q)
+}
+
+/// [`init_network`] on the ports given.
+fn init_network_at(dir: &Path, n: usize, base: u16, q: u16) -> Vec<PathBuf> {
     let out = xinlian()
         .args(["init", "--validators", &n.to_string(), "--out"])
         .arg(dir)
@@ -136,16 +141,24 @@ fn four_validators_agree_and_a_transaction_sent_to_one_is_committed_on_all() {
     wait_for_height(&refs, at, Duration::from_secs(30));
     assert_eq!(block_hash(&https[0], at), block_hash(&https[3], at));
 
-    // /status: the validator set, every other member connected with its proven key.
-    let status = https[3].get("/status").1;
+    // /status: the validator set, and every other member connected with its proven key (a
+    // proof may lag its connection by a moment: polled).
+    let t = Instant::now();
+    let status = loop {
+        let status = https[3].get("/status").1;
+        if proven_peers(&status).len() == N - 1 {
+            break status;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "{status}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert_eq!(status["ordering"], "bft");
-    assert_eq!(status["validators"].as_array().unwrap().len(), N);
-    let peers = status["consensus"]["peers"].as_array().unwrap();
-    assert_eq!(peers.len(), N - 1, "{status}");
-    for p in peers {
-        let key = p["validator"].as_str().unwrap();
-        assert!(status["validators"].as_array().unwrap().iter().any(|v| v == key), "{p}");
+    let validators = status["validators"].as_array().unwrap();
+    assert_eq!(validators.len(), N);
+    for key in proven_peers(&status) {
+        assert!(validators.iter().any(|v| v == key.as_str()), "{key} is not a validator: {status}");
     }
+    assert_ne!(proven_peers(&status).iter().next().map(String::as_str), status["node_key"].as_str(), "{status}");
     assert!(status["consensus"]["last_proposer"].is_string(), "{status}");
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);
@@ -484,4 +497,76 @@ fn a_two_two_split_commits_nothing_and_resumes_when_healed() {
     drop(nodes);
     drop(lan);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 12, point 2: a node that is not a member cannot join. Its own genesis names the four
+/// members and itself (so it starts and dials them), but the members' genesis does not name it:
+/// its SM2-signed proof is refused, the members disconnect it, and their chain goes on among
+/// the four while it decides nothing.
+#[test]
+fn an_outsider_that_dials_the_members_is_disconnected_and_decides_nothing() {
+    let _serial = serial();
+    let dir = temp_dir("bft-outsider-dials");
+    let (base, q) = free_ports(N + 1);
+    let configs = init_network_at(&dir, N, base, q);
+    let other = dir.join("outsider");
+    let n = u16::try_from(N).unwrap();
+    let out = xinlian()
+        .args(["init", "--validators", "1", "--out"])
+        .arg(&other)
+        .args(["--base-port", &(base + n).to_string(), "--consensus-port", &(q + n).to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The outsider's genesis: the members' validators and accounts, and itself.
+    let own = std::fs::read_to_string(other.join("genesis.toml")).unwrap();
+    let start_of = own.find("[[validators]]").unwrap();
+    let end_of = own[start_of..].find("[[accounts]]").map_or(own.len(), |e| start_of + e);
+    let mut genesis = std::fs::read_to_string(dir.join("genesis.toml")).unwrap();
+    genesis.push('\n');
+    genesis.push_str(&own[start_of..end_of]);
+    std::fs::write(other.join("genesis.toml"), &genesis).unwrap();
+    let outsider_key = own[start_of..].split("pubkey = \"").nth(1).unwrap().split('"').next().unwrap().to_string();
+
+    let members: Vec<NodeProc> = configs.iter().map(|c| start(c)).collect();
+    let outsider = start(&other.join("node-0/config.toml"));
+    let refs: Vec<&NodeProc> = members.iter().collect();
+    wait_for_height(&refs, 3, Duration::from_secs(120));
+    let from = height(&Http::new(&members[0].url));
+    wait_for_height(&refs, from + 5, Duration::from_secs(120));
+    // Each member comes to hold the other three, proven; the outsider (which redials every
+    // second, so it may be seen for a moment before its proof is refused) is never proven.
+    for m in &members {
+        let http = Http::new(&m.url);
+        let t = Instant::now();
+        loop {
+            let status = http.get("/status").1;
+            let proven = proven_peers(&status);
+            assert!(!proven.contains(&outsider_key), "{status}");
+            if proven.len() == N - 1 {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(30), "{status}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    assert!(
+        members.iter().any(|m| m.log().contains("Invalid validator proof")),
+        "a member refused the outsider's proof: {}",
+        members[0].log()
+    );
+    assert_eq!(height(&Http::new(&outsider.url)), 0, "{}", outsider.log());
+    drop(outsider);
+    drop(members);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The member keys of the peers a node's `/status` shows as proven.
+fn proven_peers(status: &serde_json::Value) -> std::collections::HashSet<String> {
+    status["consensus"]["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["validator"].as_str().map(String::from))
+        .collect()
 }

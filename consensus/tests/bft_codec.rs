@@ -1,6 +1,8 @@
 //! The consensus codec: every message round-trips, and any other bytes are an error that
 //! names the field, never a panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests: a failed unwrap is a failed test")]
+
 use arc_malachitebft_app_channel::app::consensus::{LivenessMsg, ProposedValue, SignedConsensusMsg};
 use arc_malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
 use arc_malachitebft_app_channel::app::types::codec::{Codec, HasEncodedLen};

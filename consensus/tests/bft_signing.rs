@@ -1,5 +1,7 @@
 //! SM2 signing of votes, proposals and validator proofs: what verifies and what does not.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests: a failed unwrap is a failed test")]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

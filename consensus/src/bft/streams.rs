@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn parts_in_any_order_give_back_the_block() {
-        let block: Vec<u8> = (0..(CHUNK * 2 + 17)).map(|i| (i % 251) as u8).collect();
+        let block: Vec<u8> = (0..(CHUNK * 2 + 17)).map(|i| u8::try_from(i % 251).unwrap()).collect();
         let mut msgs = stream(1, &block);
         msgs.reverse();
         let (mut streams, from) = (Streams::default(), peer());
