@@ -87,6 +87,16 @@ fn wait_for_height(nodes: &[&NodeProc], h: u64, limit: Duration) {
     }
 }
 
+/// Every node holds the same block at every height 1..=tip (no fork).
+fn same_chain(https: &[Http], tip: u64) {
+    for h in 1..=tip {
+        let want = block_hash(&https[0], h);
+        for (i, http) in https.iter().enumerate().skip(1) {
+            assert_eq!(block_hash(http, h), want, "height {h} on node {i}");
+        }
+    }
+}
+
 fn block_hash(http: &Http, h: u64) -> String {
     let (code, block) = http.get(&format!("/block/{h}"));
     assert_eq!(code, 200, "{block}");
@@ -318,10 +328,7 @@ fn a_validator_killed_under_load_restarts_and_catches_up() {
     let http2 = Http::new(&restarted.url);
     let target = height(&Http::new(&urls[0]));
     wait_for_height(&[&restarted], target, Duration::from_secs(180));
-    for h in 1..=target {
-        let want = block_hash(&Http::new(&urls[0]), h);
-        assert_eq!(block_hash(&http2, h), want, "height {h}");
-    }
+    same_chain(&[Http::new(&urls[0]), Http::new(&restarted.url)], target);
     if damaged {
         assert!(restarted.log().contains("cut a damaged last entry"), "{}", restarted.log());
     }
@@ -425,12 +432,7 @@ fn a_validator_with_a_trojaned_card_cannot_get_a_forged_transaction_committed() 
     let says_why = |n: &NodeProc| n.log().lines().any(|l| l.contains("refused a block") && l.contains("signature"));
     assert!(nodes[1..].iter().any(says_why), "{}", nodes[1].log());
     // Safety: every node holds the same chain; liveness: the honest transactions went in.
-    for h in 1..=tip {
-        let want = block_hash(&https[1], h);
-        for http in &https {
-            assert_eq!(block_hash(http, h), want, "height {h}");
-        }
-    }
+    same_chain(&https, tip);
     let committed_honest = honest.iter().filter(|id| counts.contains_key(*id)).count();
     assert!(committed_honest > 0, "honest transactions are committed around the forgeries");
     drop(nodes);
@@ -488,12 +490,7 @@ fn a_two_two_split_commits_nothing_and_resumes_when_healed() {
     let top = *after.iter().max().unwrap();
     wait_for_height(&refs, top + 3, Duration::from_secs(180));
     let tip = https.iter().map(height).min().unwrap();
-    for h in 1..=tip {
-        let want = block_hash(&https[0], h);
-        for (i, http) in https.iter().enumerate() {
-            assert_eq!(block_hash(http, h), want, "height {h} on node {i}");
-        }
-    }
+    same_chain(&https, tip);
     drop(nodes);
     drop(lan);
     let _ = std::fs::remove_dir_all(&dir);
