@@ -21,9 +21,12 @@ const KEY_ENTRY_BYTES: u64 = 320;
 /// `RejectedLog::MAX_REASON` bytes, and the map's overhead.
 const REJECTED_ENTRY_BYTES: u64 = 400;
 
-/// BFT's own holdings, fixed: proposal streams being assembled and transactions waiting to be
-/// relayed. Counted under solo too, where they stay empty.
-const CONSENSUS_BYTES: u64 = (xinlian_consensus::bft::MAX_STREAM_BYTES + crate::relay::OUTBOX_MAX_BYTES) as u64;
+/// BFT's own holdings, fixed: proposal streams being assembled, transactions waiting to be
+/// relayed, and peers' relayed batches being admitted (each one gossip message of at most
+/// 4 MiB, and as much again decoded). Counted under solo too, where they stay empty.
+const CONSENSUS_BYTES: u64 = (xinlian_consensus::bft::MAX_STREAM_BYTES
+    + crate::relay::OUTBOX_MAX_BYTES
+    + xinlian_consensus::bft::RELAY_IN_FLIGHT * (8 << 20)) as u64;
 
 /// The parts of the bound, each named by the config keys that set it, and their sum.
 #[derive(Clone, Debug)]
@@ -59,7 +62,7 @@ impl Budget {
                     "block.max_bytes x4 (the block, its execution, its write batch, its encoding)",
                     4 * b(config.block.max_bytes),
                 ),
-                ("consensus, several validators: proposal streams and the relay outbox", CONSENSUS_BYTES),
+                ("consensus, several validators: proposal streams, relay outbox, relayed batches", CONSENSUS_BYTES),
             ],
         }
     }

@@ -43,6 +43,9 @@ const SYNC_BYTES: usize = 8 << 20;
 /// How often admitted transactions are relayed, and the most in one batch.
 const RELAY_EVERY: Duration = Duration::from_millis(50);
 const RELAY_BATCH: usize = 2048;
+/// Peers' relayed batches being admitted at once; more are dropped (their transactions still
+/// arrive in blocks). Each holds at most one gossip message (4 MiB) and what it decodes to.
+pub const RELAY_IN_FLIGHT: usize = 8;
 
 /// A block this node proposed or checked, waiting for a decision.
 struct Candidate {
@@ -66,6 +69,7 @@ pub(crate) struct Host {
     current: Height,
     committed: bool,
     stream_nonce: u64,
+    relay_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Host {
@@ -91,6 +95,7 @@ impl Host {
             current: Height(0),
             committed: false,
             stream_nonce: 0,
+            relay_slots: Arc::new(tokio::sync::Semaphore::new(RELAY_IN_FLIGHT)),
         }
     }
 
@@ -135,10 +140,16 @@ impl Host {
         }
     }
 
-    /// A peer's relayed batch: admitted off the engine's loop (signature checks take time).
+    /// A peer's relayed batch: admitted off the engine's loop (signature checks take time),
+    /// at most [`RELAY_IN_FLIGHT`] at once, so a flooding peer cannot grow this node's memory.
     fn relayed(&self, from: PeerId, txs: Vec<Vec<u8>>) {
+        let Ok(slot) = Arc::clone(&self.relay_slots).try_acquire_owned() else {
+            tracing::debug!(peer = %from, txs = txs.len(), "relayed batch dropped: admission is busy");
+            return;
+        };
         let app = Arc::clone(&self.app);
         tokio::spawn(async move {
+            let _slot = slot;
             let n = txs.len();
             let admitted = app.admit_relayed(txs).await;
             tracing::debug!(peer = %from, received = n, admitted, "relayed transactions");

@@ -19,4 +19,5 @@ mod wal;
 mod wire;
 
 pub use boot::{generate_transport_secret, peer_id, Bft, Member, Settings, Timeouts};
+pub use host::RELAY_IN_FLIGHT;
 pub use streams::MAX_OPEN_BYTES as MAX_STREAM_BYTES;
